@@ -1,0 +1,22 @@
+"""Pure figure functions (data in, figure out) and ``savefig``."""
+
+from .landscape import (
+    landscape_arrays,
+    mass_thresholds,
+    plot_curves,
+    plot_gradient_field,
+    plot_landscape,
+    plot_marginals,
+    plot_samples,
+    plot_temperatures,
+    plot_trajectories,
+    surface_3d,
+)
+from .save import configure, figure_metadata, savefig
+from .style import OKABE_ITO, new_figure, style
+
+__all__ = [
+    "OKABE_ITO", "configure", "figure_metadata", "landscape_arrays", "mass_thresholds",
+    "new_figure", "plot_curves", "plot_gradient_field", "plot_landscape", "plot_marginals",
+    "plot_samples", "plot_temperatures", "plot_trajectories", "savefig", "style", "surface_3d",
+]
