@@ -31,6 +31,20 @@ class Energy(torch.nn.Module):
         super().__init__()
         self.dim = check_int("dim", dim, ge=1)
         self._box = box
+        self._cast_cache: dict = {}
+
+    def _p(self, name: str, x: torch.Tensor) -> torch.Tensor:
+        """Buffer ``name`` (stored in float64) cast to ``x``'s dtype and device, cached."""
+        key = (name, x.dtype, x.device)
+        t = self._cast_cache.get(key)
+        if t is None:
+            t = getattr(self, name).to(device=x.device, dtype=x.dtype)
+            self._cast_cache[key] = t
+        return t
+
+    def _apply(self, fn, recurse=True):  # .to(), .cuda(), .double() invalidate the casts
+        self._cast_cache = {}
+        return super()._apply(fn, recurse)
 
     # -- energy and gradient ------------------------------------------------------
     @property

@@ -11,9 +11,11 @@ from .._checks import check_int, check_real
 from .base import LOG_2PI, Energy, Param, register
 
 
-def _as_tensor(name: str, value: object, dtype: torch.dtype | None = None) -> torch.Tensor:
+def _as_tensor(name: str, value: object) -> torch.Tensor:
+    """Parameters are stored in float64 (exact reference values); ``_p`` casts them to the
+    input's dtype once and caches the cast."""
     try:
-        t = torch.as_tensor(value, dtype=dtype or torch.get_default_dtype())
+        t = torch.as_tensor(value, dtype=torch.float64)
     except (TypeError, ValueError, RuntimeError) as err:
         raise ValueError(f"{name} must be array-like numbers, got {value!r}") from err
     if not torch.isfinite(t).all():
@@ -50,11 +52,10 @@ class Gaussian(Energy):
             raise ValueError(f"cov must have shape ({d}, {d}) to match mean, got {tuple(cov_t.shape)}")
         chol = _check_spd("cov", cov_t)
         super().__init__(d)
-        dtype = mean_t.dtype
         self.register_buffer("mean", mean_t)
         self.register_buffer("cov", cov_t)
-        self.register_buffer("chol", chol.to(dtype))
-        self.register_buffer("precision", torch.cholesky_inverse(chol).to(dtype))
+        self.register_buffer("chol", chol)
+        self.register_buffer("precision", torch.cholesky_inverse(chol))
         self._logdet = float(2.0 * torch.log(torch.diagonal(chol)).sum())
 
     @classmethod
@@ -76,23 +77,23 @@ class Gaussian(Energy):
         const = 0.5 * sum(
             float(e.mean.double() @ e.precision.double() @ e.mean.double()) for e in experts
         ) - 0.5 * float(mean @ prec @ mean)
-        dtype = experts[0].mean.dtype
-        return cls(mean.to(dtype), cov.to(dtype)), const
+        return cls(mean, cov), const
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self._check(x)
-        d = x - self.mean.to(x)
-        return 0.5 * ((d @ self.precision.to(x)) * d).sum(-1)
+        d = x - self._p("mean", x)
+        return 0.5 * ((d @ self._p("precision", x)) * d).sum(-1)
 
     def _grad(self, x: torch.Tensor) -> torch.Tensor:
-        return (x - self.mean.to(x)) @ self.precision.to(x)
+        return (x - self._p("mean", x)) @ self._p("precision", x)
 
     def _log_z_at(self, temperature: float) -> float:
         return 0.5 * self.dim * (LOG_2PI + math.log(temperature)) + 0.5 * self._logdet
 
     def _sample_at(self, n: int, temperature: float, gen: torch.Generator) -> torch.Tensor:
         z = torch.randn(n, self.dim, generator=gen, dtype=self.mean.dtype, device=self.mean.device)
-        return self.mean + math.sqrt(temperature) * z @ self.chol.T
+        x = self.mean + math.sqrt(temperature) * z @ self.chol.T
+        return x.to(torch.get_default_dtype())
 
     @property
     def box(self):
@@ -137,17 +138,15 @@ class GaussianMixture(Energy):
                 raise ValueError(f"covs must have shape ({k}, {d}, {d}), got {tuple(c.shape)}")
         chol = torch.stack([_check_spd(f"covs[{i}]", c[i]) for i in range(k)])
         super().__init__(d)
-        dtype = means_t.dtype
         w = w / w.sum()
         self.register_buffer("weights", w)
         self.register_buffer("means", means_t)
-        self.register_buffer("covs", c.to(dtype))
-        self.register_buffer("chol", chol.to(dtype))
-        self.register_buffer("precisions", torch.cholesky_inverse(chol).to(dtype))
+        self.register_buffer("covs", c)
+        self.register_buffer("chol", chol)
+        self.register_buffer("precisions", torch.cholesky_inverse(chol))
         logdet = 2.0 * torch.log(torch.diagonal(chol, dim1=-2, dim2=-1)).sum(-1)
-        self.register_buffer("log_coef", (torch.log(w.double()) - 0.5 * logdet - 0.5 * d * LOG_2PI)
-                             .to(dtype))
-        self.register_buffer("inv_var", None if self_iso is None else (1.0 / self_iso**2).to(dtype))
+        self.register_buffer("log_coef", torch.log(w) - 0.5 * logdet - 0.5 * d * LOG_2PI)
+        self.register_buffer("inv_var", None if self_iso is None else 1.0 / self_iso**2)
 
     # -- constructors ---------------------------------------------------------------
     @classmethod
@@ -160,7 +159,7 @@ class GaussianMixture(Energy):
         ang = torch.arange(n_modes, dtype=torch.float64) * (2 * math.pi / n_modes)
         means = radius * torch.stack([torch.cos(ang), torch.sin(ang)], 1)
         w = torch.ones(n_modes) if weights is None else weights
-        return cls(w, means.to(torch.get_default_dtype()), torch.full((n_modes,), std))
+        return cls(w, means, torch.full((n_modes,), std))
 
     @classmethod
     def grid(cls, n_per_side: int = 3, spacing: float = 3.0, std: float = 0.5) -> GaussianMixture:
@@ -176,12 +175,12 @@ class GaussianMixture(Energy):
 
     # -- energy -------------------------------------------------------------------
     def _logits(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        d = x[:, None, :] - self.means.to(x)  # (N, K, D)
+        d = x[:, None, :] - self._p("means", x)  # (N, K, D)
         if self.inv_var is not None:
-            pd = d * self.inv_var.to(x)[None, :, None]
+            pd = d * self._p("inv_var", x)[None, :, None]
         else:
-            pd = torch.einsum("kde,nke->nkd", self.precisions.to(x), d)
-        logits = self.log_coef.to(x) - 0.5 * (pd * d).sum(-1)  # (N, K)
+            pd = torch.einsum("kde,nke->nkd", self._p("precisions", x), d)
+        logits = self._p("log_coef", x) - 0.5 * (pd * d).sum(-1)  # (N, K)
         return logits, pd
 
     @staticmethod
@@ -225,7 +224,8 @@ class GaussianMixture(Energy):
         k = k.to(self.means.device)
         z = torch.randn(n, self.dim, generator=gen, dtype=self.means.dtype,
                         device=self.means.device)
-        return self.means[k] + torch.einsum("nde,ne->nd", self.chol[k], z)
+        x = self.means[k] + torch.einsum("nde,ne->nd", self.chol[k], z)
+        return x.to(torch.get_default_dtype())
 
     @property
     def mean(self) -> torch.Tensor:

@@ -252,7 +252,13 @@ def plot_curves(x: Sequence[float], curves: Mapping[str, Sequence[float]], xlabe
             ls = (styles or {}).get(label, "-o")
             ax.plot(list(x), list(y), ls, color=color(i), label=label, ms=4)
         if logx:
+            from matplotlib.ticker import NullFormatter
+
             ax.set_xscale("log")
+            xs = list(x)
+            if len(xs) <= 12:
+                ax.set_xticks(xs, [f"{v:g}" for v in xs])
+                ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         if title:

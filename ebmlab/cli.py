@@ -1,0 +1,119 @@
+"""``ebmlab lab | reproduce | list``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+
+def _root() -> Path:
+    """The project folder: the current directory if it has ``notebooks/``, else the checkout."""
+    here = Path.cwd()
+    if (here / "notebooks").is_dir():
+        return here
+    return Path(__file__).resolve().parent.parent
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from .reproduce import discover, parameters_of
+
+    nbs = discover(args.notebooks)
+    manifest = Path(args.figures) / "manifest.json"
+    figs: dict[str, list[str]] = {}
+    if manifest.exists():
+        for e in json.loads(manifest.read_text()).get("notebooks", []):
+            figs[e["notebook"]] = [Path(f["path"]).name for f in e.get("figures", [])]
+    for nb in nbs:
+        print(nb.stem)
+        for name, p in parameters_of(nb).items():
+            print(f"    {name} = {p['default']}" + (f"    # {p['help']}" if p.get("help") else ""))
+        made = figs.get(nb.name)
+        print("    figures: " + (", ".join(made) if made else "(run `ebmlab reproduce` to make)"))
+    return 0
+
+
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    from .reproduce import parse_value, reproduce
+
+    params = {name: parse_value(value) for name, value in (args.param or [])}
+    try:
+        report = reproduce(only=args.only, quick=args.quick, parameters=params, jobs=args.jobs,
+                           dask=args.dask, notebooks_dir=args.notebooks, out_dir=args.outputs,
+                           fig_root=args.figures, timeout=args.timeout)
+    except ValueError as err:
+        print(f"ebmlab reproduce: error: {err}", file=sys.stderr)
+        return 2
+    print(report.summary())
+    return 0 if report.ok else 1
+
+
+def cmd_lab(args: argparse.Namespace) -> int:
+    nb_dir = Path(args.notebooks).resolve()
+    token = args.token or secrets.token_hex(24)
+    first = "00-tour.ipynb" if (nb_dir / "00-tour.ipynb").exists() else None
+    if first is None:
+        nbs = sorted(p.name for p in nb_dir.glob("[0-9][0-9]-*.ipynb"))
+        first = nbs[0] if nbs else None
+    cmd = [sys.executable, "-m", "jupyterlab", "--ServerApp.ip=127.0.0.1",
+           f"--ServerApp.port={args.port}", f"--IdentityProvider.token={token}",
+           f"--ServerApp.root_dir={nb_dir}"]
+    if first:
+        cmd.append(f"--ServerApp.default_url=/lab/tree/{first}")
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        cmd.append("--allow-root")
+    if args.no_browser:
+        cmd.append("--no-browser")
+    print(f"JupyterLab on http://127.0.0.1:{args.port}/lab?token={token}", flush=True)
+    try:
+        return subprocess.call(cmd)
+    except KeyboardInterrupt:
+        return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    root = _root()
+    p = argparse.ArgumentParser(prog="ebmlab", description="Energy-based models workbench.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def common(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--notebooks", default=str(root / "notebooks"), help="notebooks folder")
+        sp.add_argument("--figures", default=str(root / "figures"), help="figures folder")
+
+    sp = sub.add_parser("list", help="notebooks, their parameters and their figures")
+    common(sp)
+    sp.set_defaults(func=cmd_list)
+
+    sp = sub.add_parser("reproduce", help="execute notebooks headlessly and collect figures")
+    common(sp)
+    sp.add_argument("--outputs", default=str(root / "outputs"), help="executed notebooks folder")
+    sp.add_argument("--quick", action="store_true", help="inject QUICK=True (fast profile)")
+    sp.add_argument("--only", action="append", metavar="NN",
+                    help="run only notebooks whose name starts with NN (repeatable)")
+    sp.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"),
+                    help="override a parameter, e.g. -p SEED 3 (repeatable)")
+    sp.add_argument("--jobs", "-j", type=int, default=1, help="notebooks run in parallel")
+    sp.add_argument("--dask", metavar="ADDRESS", help="run on a Dask cluster (shared files)")
+    sp.add_argument("--timeout", type=float, default=900.0, help="seconds per cell")
+    sp.set_defaults(func=cmd_reproduce)
+
+    sp = sub.add_parser("lab", help="JupyterLab on the course (127.0.0.1, with a token)")
+    sp.add_argument("--notebooks", default=str(root / "notebooks"))
+    sp.add_argument("--port", type=int, default=8888)
+    sp.add_argument("--token", default=os.environ.get("EBMLAB_TOKEN"))
+    sp.add_argument("--no-browser", action="store_true")
+    sp.set_defaults(func=cmd_lab)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
