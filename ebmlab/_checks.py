@@ -67,7 +67,8 @@ def check_choice(name: str, value: object, choices: tuple) -> object:
 def check_points(x: object, dim: int, name: str = "x") -> torch.Tensor:
     """Check that ``x`` is a floating tensor of shape ``(N, dim)``."""
     if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor of shape (N, {dim}), got {type(x).__name__}")
+        raise TypeError(f"{name} must be a torch.Tensor of shape (N, {dim}), "
+                        f"got {type(x).__name__}")
     if x.ndim != 2 or x.shape[1] != dim:
         raise ValueError(f"{name} must have shape (N, {dim}), got {tuple(x.shape)}")
     if not x.is_floating_point():

@@ -84,13 +84,15 @@ def grid_tv(p: Source, q: Source, box: Box | None = None, bins: int = 64,
 
 def grid_kl(p: Source, q: Source, box: Box | None = None, bins: int = 64,
             temperature: float = 1.0, eps: float = 1e-10) -> float:
-    """``KL(p ‖ q) = Σ_cells p_c log(p_c / q_c)`` on a grid; ``q_c`` is floored at ``eps``.
+    """``KL(p ‖ q) = Σ_cells p_c log(p_c / q_c)`` on a grid; empty ``q`` cells count as ``eps``.
 
     With samples the estimate is biased (finite histogram); compare like with like.
     """
     pp, qq = _pair(p, q, box, bins, temperature)
     mask = pp > 0
-    return float((pp[mask] * (torch.log(pp[mask]) - torch.log(qq[mask].clamp_min(eps)))).sum())
+    qm = qq[mask]
+    qm = torch.where(qm > 0, qm, torch.full_like(qm, eps))
+    return float((pp[mask] * (torch.log(pp[mask]) - torch.log(qm))).sum())
 
 
 def basin_masses(energy: Energy, centers, box: Box | None = None, n: int = 400,

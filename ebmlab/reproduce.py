@@ -57,7 +57,8 @@ def parameters_of(path: str | os.PathLike) -> dict[str, dict[str, Any]]:
 
 
 def parse_value(text: str) -> Any:
-    """``"3" -> 3``, ``"0.5" -> 0.5``, ``"True" -> True``, ``"[1, 2]" -> [1, 2]``, else the string."""
+    """``"3" -> 3``, ``"0.5" -> 0.5``, ``"True" -> True``, ``"[1, 2]" -> [1, 2]``; else a string.
+    """
     lowered = {"true": True, "false": False, "none": None}
     if text.lower() in lowered:
         return lowered[text.lower()]
@@ -236,7 +237,8 @@ def _progress(total: int, enabled: bool):
 
 def _run_dask(address: str, tasks: list[tuple], bar) -> dict[str, Result]:
     try:
-        from distributed import Client, as_completed as dask_completed
+        from distributed import Client
+        from distributed import as_completed as dask_completed
     except ImportError:
         raise RuntimeError("--dask needs the 'distributed' package: pip install "
                            "'ebmlab[dask]'") from None

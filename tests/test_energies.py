@@ -67,7 +67,8 @@ def test_registry_has_required_landscapes():
 def test_analytic_grad_matches_autograd(name):
     E = ALL[name]
     assert E.has_analytic_grad
-    x = 0.5 * torch.randn(64, E.dim, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    gen = torch.Generator().manual_seed(1)
+    x = 0.5 * torch.randn(64, E.dim, generator=gen, dtype=torch.float64)
     if name.startswith("funnel"):
         x[:, 0] = x[:, 0] * 2  # cover both the neck and the mouth
     xg = x.clone().requires_grad_(True)
@@ -118,10 +119,11 @@ def test_funnel_log_z_small_sigma_quadrature():
     E = Funnel(2, sigma=1.0)
     from scipy import integrate
 
-    val, _ = integrate.dblquad(lambda x, v: math.exp(-float(E(torch.tensor([[v, x]],
-                                                                           dtype=torch.float64)))),
-                               -7, 7, lambda v: -12 * math.exp(v / 2), lambda v: 12 * math.exp(v / 2),
-                               epsrel=1e-10)
+    def f(x, v):
+        return math.exp(-float(E(torch.tensor([[v, x]], dtype=torch.float64))))
+
+    val, _ = integrate.dblquad(f, -7, 7, lambda v: -12 * math.exp(v / 2),
+                               lambda v: 12 * math.exp(v / 2), epsrel=1e-10)
     assert abs(math.log(val) - E.log_z()) < 1e-6
 
 

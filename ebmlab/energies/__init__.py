@@ -5,7 +5,7 @@ Use ``names()`` / ``get(name, **params)`` for the registered 2-D landscapes.
 
 from .base import Box, Energy, EnergySpec, Param, Sum, Tempered, get, names, register, spec
 from .gaussian import Gaussian, GaussianMixture
-from .landscapes import Banana, DoubleWell, Donut, Funnel, Rastrigin, Squiggle
+from .landscapes import Banana, Donut, DoubleWell, Funnel, Rastrigin, Squiggle
 from .neural import MLPEnergy
 
 __all__ = [

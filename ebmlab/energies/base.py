@@ -207,7 +207,8 @@ class Sum(Energy):
             flat.extend(t.terms if isinstance(t, Sum) else [t])
         dims = {t.dim for t in flat}
         if len(dims) != 1:
-            raise ValueError(f"energies must have the same dim to be added, got dims {sorted(dims)}")
+            raise ValueError(f"energies must have the same dim to be added, "
+                             f"got dims {sorted(dims)}")
         super().__init__(flat[0].dim)
         self.terms = torch.nn.ModuleList(flat)
 

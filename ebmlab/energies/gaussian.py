@@ -45,11 +45,13 @@ class Gaussian(Energy):
     def __init__(self, mean: Sequence[float] | torch.Tensor, cov: Sequence | torch.Tensor) -> None:
         mean_t = _as_tensor("mean", mean)
         if mean_t.ndim != 1 or mean_t.numel() < 1:
-            raise ValueError(f"mean must be a vector of shape (D,), got shape {tuple(mean_t.shape)}")
+            raise ValueError(f"mean must be a vector of shape (D,), "
+                             f"got shape {tuple(mean_t.shape)}")
         d = mean_t.numel()
         cov_t = _as_tensor("cov", cov)
         if cov_t.shape != (d, d):
-            raise ValueError(f"cov must have shape ({d}, {d}) to match mean, got {tuple(cov_t.shape)}")
+            raise ValueError(f"cov must have shape ({d}, {d}) to match mean, "
+                             f"got {tuple(cov_t.shape)}")
         chol = _check_spd("cov", cov_t)
         super().__init__(d)
         self.register_buffer("mean", mean_t)
@@ -68,7 +70,8 @@ class Gaussian(Energy):
 
     @classmethod
     def product(cls, *experts: Gaussian) -> tuple[Gaussian, float]:
-        """``Σ_i E_i(x) = E_g(x) + c``: precisions add, ``μ = P⁻¹ Σ P_i μ_i``. Returns ``(g, c)``."""
+        """``Σ_i E_i(x) = E_g(x) + c``: precisions add, ``μ = P⁻¹ Σ P_i μ_i``; returns ``(g, c)``.
+        """
         prec = sum(e.precision.double() for e in experts)
         lin = sum(e.precision.double() @ e.mean.double() for e in experts)
         cov = torch.linalg.inv(prec)

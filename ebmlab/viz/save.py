@@ -72,6 +72,11 @@ def savefig(fig, name: str, fig_dir: str | os.PathLike | None = None,
     text = json.dumps(meta, sort_keys=True)
     paths: list[Path] = []
     if hasattr(fig, "savefig"):
+        if fig.get_layout_engine() is not None:
+            # Constrained layout is recomputed (and drifts) on every draw: settle it once and
+            # freeze it, so PNG and SVG share one layout and saving again gives the same bytes.
+            fig.draw_without_rendering()
+            fig.set_layout_engine("none")
         with style():
             png = out / f"{name}.png"
             fig.savefig(png, metadata={"Software": f"ebmlab {meta['ebmlab_version']}",
