@@ -121,3 +121,15 @@ def test_lab_command_binds_localhost_with_token(monkeypatch):
     cmd = seen["cmd"]
     assert "--ServerApp.ip=127.0.0.1" in cmd and "--IdentityProvider.token=abc" in cmd
     assert any(c.startswith("--ServerApp.root_dir=") and c.endswith("notebooks") for c in cmd)
+
+
+def test_dask_cluster_runs_notebooks(course):
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                                  host="127.0.0.1", dashboard_address=None) as cluster:
+        report = reproduce(only=["01", "02"], quick=True, dask=cluster.scheduler_address,
+                           notebooks_dir=course / "notebooks", out_dir=course / "o",
+                           fig_root=course / "f", progress=False, timeout=120)
+    status = {r.notebook: r.status for r in report.results}
+    assert status == {"01-good.ipynb": "ok", "02-broken.ipynb": "failed"}
+    assert (course / "f" / "01-good" / "curve.png").exists()
