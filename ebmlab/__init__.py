@@ -2,6 +2,6 @@
 
 __version__ = "0.1.0"
 
-from . import diagnostics, energies, viz  # noqa: E402
+from . import diagnostics, energies, samplers, viz  # noqa: E402
 
-__all__ = ["__version__", "diagnostics", "energies", "viz"]
+__all__ = ["__version__", "diagnostics", "energies", "samplers", "viz"]

@@ -1,5 +1,5 @@
-"""Diagnostics. Grid numerics for 2-D energies: ``log Z`` by quadrature, KL and total
-variation between energies and/or samples on a grid, and the probability mass of basins."""
+"""Grid numerics for 2-D energies: ``log Z`` by quadrature, KL and total variation between
+energies and/or samples on a grid, and the probability mass of basins."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import math
 import numpy as np
 import torch
 
-from ._checks import check_int, check_real
-from .energies.base import Box, Energy
-from .grid import check_box, energy_on_grid, energy_values, make_grid
+from .._checks import check_int, check_real
+from ..energies.base import Box, Energy
+from ..grid import check_box, energy_on_grid, energy_values, make_grid
 
 Source = Energy | torch.Tensor
 
@@ -120,5 +120,3 @@ def exact_marginals(energy: Energy, box: Box | None = None, n: int = 400,
     return g.xs, p.sum(0) * hy, g.ys, p.sum(1) * hx
 
 
-__all__ = ["basin_masses", "cell_probabilities", "exact_marginals", "grid_kl", "grid_tv",
-           "log_z_quadrature", "energy_values"]

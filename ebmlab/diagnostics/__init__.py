@@ -1,0 +1,29 @@
+"""Diagnostics: grid numerics (quadrature log Z, grid KL / TV, basin masses), chain
+diagnostics (ESS, R-hat, autocorrelation, acceptance, moment errors) and sample
+discrepancies (MMD, kernel Stein discrepancy)."""
+
+from .chains import (
+    acceptance_summary,
+    autocorrelation,
+    ess,
+    integrated_autocorrelation_time,
+    moment_errors,
+    rhat,
+)
+from .discrepancy import ksd, median_bandwidth, mmd, mmd_test
+from .quadrature import (
+    basin_masses,
+    cell_probabilities,
+    energy_values,
+    exact_marginals,
+    grid_kl,
+    grid_tv,
+    log_z_quadrature,
+)
+
+__all__ = [
+    "acceptance_summary", "autocorrelation", "basin_masses", "cell_probabilities",
+    "energy_values", "ess", "exact_marginals", "grid_kl", "grid_tv",
+    "integrated_autocorrelation_time", "ksd", "log_z_quadrature", "median_bandwidth", "mmd",
+    "mmd_test", "moment_errors", "rhat",
+]
