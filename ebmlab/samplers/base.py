@@ -57,7 +57,8 @@ class State:
         return new
 
     def __repr__(self) -> str:
-        return f"State(n_chains={self.x.shape[0]}, dim={self.x.shape[1]}, step_size={self.step_size:g})"
+        return (f"State(n_chains={self.x.shape[0]}, dim={self.x.shape[1]}, "
+                f"step_size={self.step_size:g})")
 
 
 @dataclass
@@ -128,14 +129,16 @@ class DualAveraging:
 
 def initial_points(energy: Energy, n: int, gen: torch.Generator,
                    dtype: torch.dtype | None = None) -> torch.Tensor:
-    """Default starting points: uniform over the plotting box in 2-D, ``N(0, I)`` otherwise."""
+    """Default starting points: in 2-D a Gaussian at the centre of the plotting box with a
+    standard deviation of 1/8 of its width (overdispersed but clear of the far tails, where
+    gradient samplers can stall); ``N(0, I)`` otherwise."""
     dtype = dtype or torch.get_default_dtype()
+    z = torch.randn(n, energy.dim, generator=gen, dtype=dtype)
     if energy.dim == 2:
         b = energy.box
-        u = torch.rand(n, 2, generator=gen, dtype=dtype)
-        lo = torch.tensor([b[0], b[2]], dtype=dtype)
-        return lo + u * torch.tensor([b[1] - b[0], b[3] - b[2]], dtype=dtype)
-    return torch.randn(n, energy.dim, generator=gen, dtype=dtype)
+        centre = torch.tensor([(b[0] + b[1]) / 2, (b[2] + b[3]) / 2], dtype=dtype)
+        return centre + z * torch.tensor([(b[1] - b[0]) / 8, (b[3] - b[2]) / 8], dtype=dtype)
+    return z
 
 
 _REGISTRY: dict[str, type[Sampler]] = {}
@@ -262,8 +265,7 @@ class Sampler:
             on_divergence: str = "raise", progress: bool = False) -> Trace:
         """Run ``warmup + n_steps`` transitions; keep every ``thin``-th after warm-up.
 
-        ``x0: (N, D)`` or ``n_chains`` (start uniform over the plotting box in 2-D, else
-        ``N(0, I)``). Step-size adaptation (MH samplers with ``adapt=True``) runs only during
+        ``x0: (N, D)`` or ``n_chains`` (start from ``initial_points``). Step-size adaptation (MH samplers with ``adapt=True``) runs only during
         warm-up and is then frozen. ``callback(i, state)`` runs after every step; returning
         ``False`` stops early. Ctrl-C stops cleanly and returns what was kept.
         """
@@ -289,6 +291,8 @@ class Sampler:
         total = warmup + n_steps
         step_sizes = torch.empty(total, dtype=torch.float64)
         frozen = torch.zeros(n, dtype=torch.bool, device=state.x.device)
+        recent = torch.ones(n, dtype=state.x.dtype, device=state.x.device)  # acceptance EMA
+        n_restarted = 0
         kept = 0
         i = -1
         interrupted = False
@@ -309,6 +313,11 @@ class Sampler:
                                                         on_divergence)
                     step_sizes[i] = state.step_size
                     if i < warmup:
+                        if self.adapts:
+                            recent.mul_(0.95).add_(0.05 * torch.nan_to_num(state.accept_prob))
+                            if (i + 1) % 25 == 0 or i == warmup - 1:
+                                state, r = self._restart_stuck(state, recent)
+                                n_restarted += r
                         if adapt is not None:
                             a = float(torch.nan_to_num(state.accept_prob, nan=0.0).mean())
                             state.step_size = adapt.update(a)
@@ -340,7 +349,31 @@ class Sampler:
             hyperparameters=dict(self.hyper), n_steps=n_steps, warmup=warmup, thin=thin,
             seed=seed if isinstance(seed, int) else None, n_divergent=state.n_divergent,
             n_dropped=int(frozen.sum()), interrupted=interrupted or kept < n_kept,
+            extras={"n_restarted": n_restarted} if n_restarted else {},
         )
+
+    @staticmethod
+    def _restart_stuck(state: State, recent: torch.Tensor) -> tuple[State, int]:
+        """Warm-up only: chains whose recent acceptance is below 1 % (stalled in a tail, a
+        known failure of Metropolis kernels) restart from the position of a random healthy
+        chain. Warm-up draws are discarded, so the kept chain stays a valid Markov chain."""
+        stuck = recent < 0.01
+        n_stuck = int(stuck.sum())
+        healthy = torch.nonzero(~stuck).squeeze(1)
+        if n_stuck == 0 or healthy.numel() == 0:
+            return state, 0
+        pick = torch.randint(healthy.numel(), (n_stuck,), generator=state.gen,
+                             device=healthy.device)
+        src = healthy[pick]
+        idx = torch.nonzero(stuck).squeeze(1)
+        x, e = state.x.clone(), state.energy.clone()
+        x[idx], e[idx] = x[src], e[src]
+        g = None
+        if state.grad is not None:
+            g = state.grad.clone()
+            g[idx] = g[src]
+        recent[idx] = 1.0
+        return state.replace(x=x, energy=e, grad=g), n_stuck
 
     def _handle_divergence(self, state: State, prev: State, bad: torch.Tensor,
                            frozen: torch.Tensor, i: int, mode: str) -> State:

@@ -1,0 +1,97 @@
+"""ESS, R-hat, autocorrelation against ArviZ and AR(1) theory; MMD and KSD behaviour."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+import ebmlab as el
+
+
+def ar1(n_draws: int, n_chains: int, phi: float, seed: int, dims: int = 2) -> torch.Tensor:
+    """AR(1) chains x_t = φ x_{t-1} + √(1-φ²) ε_t (stationary N(0, 1)): (draws, chains, D)."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.empty(n_draws, n_chains, dims, dtype=torch.float64)
+    x[0] = torch.randn(n_chains, dims, generator=g, dtype=torch.float64)
+    noise = torch.randn(n_draws, n_chains, dims, generator=g, dtype=torch.float64)
+    for t in range(1, n_draws):
+        x[t] = phi * x[t - 1] + math.sqrt(1 - phi * phi) * noise[t]
+    return x
+
+
+def test_ess_and_rhat_match_arviz():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        az = pytest.importorskip("arviz")
+    x = ar1(500, 4, 0.7, seed=0)
+    x[:, 3, 1] += 0.5  # one chain offset in one coordinate: R-hat must notice
+    s = x.permute(1, 0, 2).numpy()
+    for j in range(2):
+        assert float(el.diagnostics.ess(x)[j]) == pytest.approx(float(az.ess(s[:, :, j])),
+                                                                rel=1e-10)
+        assert float(el.diagnostics.ess(x, "tail")[j]) == pytest.approx(
+            float(az.ess(s[:, :, j], method="tail")), rel=1e-10)
+        assert float(el.diagnostics.rhat(x)[j]) == pytest.approx(float(az.rhat(s[:, :, j])),
+                                                                 rel=1e-10)
+    assert float(el.diagnostics.rhat(x)[1]) > 1.01 > float(el.diagnostics.rhat(x)[0])
+
+
+def test_ess_and_autocorrelation_follow_ar1_theory():
+    phi = 0.8
+    x = ar1(4000, 8, phi, seed=1)
+    # ESS of an AR(1) chain: n (1 - φ)/(1 + φ). The ESS estimator's own relative error is
+    # a few percent at this length; 10 % is well above it.
+    expected = 4000 * 8 * (1 - phi) / (1 + phi)
+    ess = el.diagnostics.ess(x, "basic")
+    assert ((ess / expected - 1).abs() < 0.1).all(), ess
+    acf = el.diagnostics.autocorrelation(x, max_lag=5)
+    # SE of a lag-k autocorrelation estimate ≈ √((1+φ²)/(1-φ²)/N) with N = 32,000 draws.
+    se = math.sqrt((1 + phi**2) / (1 - phi**2) / 32000)
+    for k in range(6):
+        assert (acf[k] - phi**k).abs().max() < 4 * se + 1e-12
+    tau = el.diagnostics.integrated_autocorrelation_time(x)
+    assert ((tau / ((1 + phi) / (1 - phi)) - 1).abs() < 0.1).all()
+
+
+def test_moment_errors_and_acceptance_summary():
+    x = ar1(1000, 4, 0.5, seed=2)
+    z = el.diagnostics.moment_errors(x, torch.zeros(2), torch.ones(2))
+    assert (z["z_mean"].abs() < 4).all() and (z["z_var"].abs() < 4).all()
+    z = el.diagnostics.moment_errors(x, torch.full((2,), 0.3), torch.ones(2))
+    assert (z["z_mean"].abs() > 4).all()  # a wrong mean is detected
+    iid = torch.randn(10_000, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    z = el.diagnostics.moment_errors(iid, torch.zeros(2), torch.ones(2))
+    assert float(z["ess"][0]) == 10_000 and (z["z_mean"].abs() < 4).all()
+    s = el.diagnostics.acceptance_summary(torch.tensor([0.2, 0.4, 0.6]))
+    assert s["mean"] == pytest.approx(0.4) and s["min"] == pytest.approx(0.2)
+
+
+def test_mmd_unbiased_and_sensitive():
+    E = el.energies.get("ring")
+    nulls = [el.diagnostics.mmd(E.sample(500, seed=2 * i), E.sample(500, seed=2 * i + 1))
+             for i in range(20)]
+    sd = float(np.std(nulls))
+    # Unbiased: the mean of 20 null MMD² values is 0 within 4 standard errors.
+    assert abs(float(np.mean(nulls))) < 4 * sd / math.sqrt(20)
+    # The median-heuristic bandwidth (~ the ring's diameter) is blind to the width of the modes
+    # but sees where the mass is: a ring of radius 3 instead of 4 stands out.
+    far = el.diagnostics.mmd(E.sample(500, seed=0), el.energies.get("ring", radius=3.0).sample(
+        500, seed=1))
+    assert far > 10 * sd
+    t = el.diagnostics.mmd_test(E.sample(500, seed=0), E.sample(500, seed=1))
+    assert t["p_value"] > 0.01 and t["null_std"] > 0
+
+
+def test_ksd_detects_wrong_samples_without_log_z():
+    E = el.energies.get("banana")
+    exact = el.diagnostics.ksd(E.sample(1000, seed=0), E)
+    wrong = el.diagnostics.ksd(el.energies.get("banana", curvature=0.4).sample(1000, seed=0), E)
+    shifted = el.diagnostics.ksd(E.sample(1000, seed=0) + 0.3, E)
+    assert wrong > 5 * abs(exact) and shifted > 5 * abs(exact)
+    # A Trace is accepted (final states).
+    trace = el.samplers.MALA(step_size=0.1).run(E, n_chains=300, n_steps=200, warmup=200, seed=0)
+    assert el.diagnostics.ksd(trace, E) < wrong
