@@ -265,9 +265,11 @@ class Sampler:
             on_divergence: str = "raise", progress: bool = False) -> Trace:
         """Run ``warmup + n_steps`` transitions; keep every ``thin``-th after warm-up.
 
-        ``x0: (N, D)`` or ``n_chains`` (start from ``initial_points``). Step-size adaptation (MH samplers with ``adapt=True``) runs only during
-        warm-up and is then frozen. ``callback(i, state)`` runs after every step; returning
-        ``False`` stops early. Ctrl-C stops cleanly and returns what was kept.
+        ``x0: (N, D)`` or ``n_chains`` (start from ``initial_points``). Step-size adaptation
+        (MH samplers with ``adapt=1``) runs only during warm-up and is then frozen; stalled
+        chains restart from healthy ones during warm-up only. ``callback(i, state)`` runs after
+        every step; returning ``False`` stops early. Ctrl-C stops cleanly and returns what was
+        kept. ``thin`` bounds memory: ``(n_steps // thin, N, D)`` samples are stored.
         """
         n_steps = check_int("n_steps", n_steps, ge=1)
         warmup = check_int("warmup", warmup, ge=0)
