@@ -157,6 +157,10 @@ class GaussianMixture(Energy):
             iv = self.inv_var
             self.register_buffer("scaled_means", means_t * iv[:, None])  # (K, D)
             self.register_buffer("logit_bias", self.log_coef - 0.5 * iv * (means_t**2).sum(1))
+        # With one shared variance the ‖x‖²/2σ² term is the same for every mode: it leaves the
+        # softmax and ∇E = (x - Σ_k r_k μ_k)/σ², saving several kernel launches per call.
+        self._shared_iv = (float(self_iso[0]) ** -2 if self_iso is not None
+                           and bool((self_iso == self_iso[0]).all()) else None)
 
     # -- constructors ---------------------------------------------------------------
     @classmethod
@@ -204,6 +208,8 @@ class GaussianMixture(Energy):
 
     def _iso(self, x: torch.Tensor, grad: bool):
         """Isotropic modes, chains last: logits ``(K, N)``; returns ``E (N,)`` and ``∇E``."""
+        if self._shared_iv is not None:
+            return self._shared(x, grad)
         iv = self._p("inv_var", x)
         logits = torch.addmm(self._p("logit_bias", x)[:, None], self._p("scaled_means", x), x.T)
         logits = logits - 0.5 * iv[:, None] * (x * x).sum(-1)[None, :]
@@ -217,6 +223,18 @@ class GaussianMixture(Energy):
         # ∇E = Σ_k r_k (x - μ_k)/σ_k² = x (Σ_k r_k/σ_k²) - Σ_k r_k μ_k/σ_k²
         g = torch.addmm(x * (iv @ r)[:, None], r.T, self._p("scaled_means", x), alpha=-1.0)
         return e, g
+
+    def _shared(self, x: torch.Tensor, grad: bool):
+        iv = self._shared_iv
+        sm = self._p("scaled_means", x)
+        logits = torch.addmm(self._p("logit_bias", x)[:, None], sm, x.T)  # (K, N)
+        top = logits.amax(0)
+        ex = torch.exp((logits - top).clamp_min_(-80.0))
+        s = ex.sum(0)
+        e = (0.5 * iv) * (x * x).sum(-1) - top - torch.log(s)
+        if not grad:
+            return e, None
+        return e, torch.addmm(x, ex.div_(s).T, sm, beta=iv, alpha=-1.0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self._check(x)

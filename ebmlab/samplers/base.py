@@ -192,6 +192,13 @@ class Sampler:
         args = ", ".join(f"{k}={v!r}" for k, v in self.hyper.items())
         return f"{type(self).__name__}({args})"
 
+    def with_step_size(self, step_size: float) -> Sampler:
+        """A copy with the given step size and adaptation off (e.g. ``trace.step_size``)."""
+        hyper = dict(self.hyper, step_size=step_size)
+        if "adapt" in hyper:
+            hyper["adapt"] = 0
+        return type(self)(**hyper)
+
     # -- the kernel ------------------------------------------------------------------
     def init(self, energy: Energy, x0: torch.Tensor, seed: int | torch.Generator | None = 0,
              step_size: float | None = None) -> State:
@@ -235,22 +242,19 @@ class Sampler:
     def _mh(state: State, log_alpha: torch.Tensor, x_new, e_new, g_new, n_grad: int,
             energy_error: torch.Tensor | None = None) -> State:
         """Metropolis-Hastings: accept each chain with probability ``min(1, e^{log α})``;
-        non-finite proposals are rejected and counted as divergent."""
-        finite = torch.isfinite(log_alpha)
-        diverged = ~finite
+        non-finite proposals are rejected and counted as divergent (no host sync here)."""
+        log_alpha = torch.nan_to_num(log_alpha, nan=-math.inf, posinf=-math.inf)
+        diverged = log_alpha == -math.inf
         if energy_error is not None:
             diverged = diverged | (energy_error > 1000.0)
-        log_alpha = torch.where(finite, log_alpha, torch.full_like(log_alpha, -math.inf))
-        u = torch.rand(log_alpha.shape, generator=state.gen, dtype=log_alpha.dtype,
-                       device=log_alpha.device)
-        accept = torch.log(u) < log_alpha
+        # log u < log α with u ~ U(0, 1)  ⇔  Exp(1) > -log α
+        accept = torch.empty_like(log_alpha).exponential_(generator=state.gen) > -log_alpha
         x = torch.where(accept[:, None], x_new, state.x)
         e = torch.where(accept, e_new, state.energy)
         g = None if g_new is None else torch.where(accept[:, None], g_new, state.grad)
-        prob = torch.exp(log_alpha.clamp(max=0.0))
-        return state.replace(x=x, energy=e, grad=g, accept_prob=prob,
+        return state.replace(x=x, energy=e, grad=g, accept_prob=log_alpha.clamp(max=0.0).exp(),
                              n_grad=state.n_grad + n_grad,
-                             n_divergent=state.n_divergent + int(diverged.sum()))
+                             n_divergent=state.n_divergent + diverged.sum())
 
     def divergence_message(self, step: int, n_bad: int, n_chains: int, step_size: float) -> str:
         return (f"{type(self).__name__} diverged at step {step}: {n_bad} of {n_chains} chains "
@@ -349,7 +353,7 @@ class Sampler:
             step_size=float(state.step_size), step_sizes=step_sizes[:i + 1],
             wall_time=wall, n_grad_evals=state.n_grad, sampler=type(self).__name__,
             hyperparameters=dict(self.hyper), n_steps=n_steps, warmup=warmup, thin=thin,
-            seed=seed if isinstance(seed, int) else None, n_divergent=state.n_divergent,
+            seed=seed if isinstance(seed, int) else None, n_divergent=int(state.n_divergent),
             n_dropped=int(frozen.sum()), interrupted=interrupted or kept < n_kept,
             extras={"n_restarted": n_restarted} if n_restarted else {},
         )

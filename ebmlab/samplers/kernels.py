@@ -69,12 +69,13 @@ class MALA(Sampler):
     def step(self, energy: Energy, state: State) -> State:
         eps = state.step_size
         x, g = state.x, state.grad
-        y = x - eps * g + math.sqrt(2.0 * eps) * self._noise(state)
+        xi = self._noise(state)
+        y = x - eps * g + math.sqrt(2.0 * eps) * xi
         e_y, g_y = energy.value_and_grad(y)
-        # log q(x|y) - log q(y|x), q(b|a) = N(b; a - ε∇E(a), 2ε I)
-        fwd = y - x + eps * g
-        bwd = x - y + eps * g_y
-        log_q = ((fwd * fwd).sum(-1) - (bwd * bwd).sum(-1)) / (4.0 * eps)
+        # log q(x|y) - log q(y|x), q(b|a) = N(b; a - ε∇E(a), 2ε I); the forward residual
+        # y - x + ε∇E(x) is √(2ε) ξ, so its squared norm over 4ε is ‖ξ‖²/2.
+        bwd = torch.add(x - y, g_y, alpha=eps)
+        log_q = 0.5 * (xi * xi).sum(-1) - (bwd * bwd).sum(-1) / (4.0 * eps)
         return self._mh(state, state.energy - e_y + log_q, y, e_y, g_y, 1)
 
 

@@ -1,5 +1,6 @@
 """Pure figure functions (data in, figure out) and ``savefig``."""
 
+from .chains import plot_autocorrelation, plot_bars, plot_traces
 from .landscape import (
     landscape_arrays,
     mass_thresholds,
@@ -17,6 +18,6 @@ from .style import OKABE_ITO, new_figure, style
 
 __all__ = [
     "OKABE_ITO", "configure", "figure_metadata", "landscape_arrays", "mass_thresholds",
-    "new_figure", "plot_curves", "plot_gradient_field", "plot_landscape", "plot_marginals",
-    "plot_samples", "plot_temperatures", "plot_trajectories", "savefig", "style", "surface_3d",
+    "new_figure", "plot_autocorrelation", "plot_bars", "plot_curves", "plot_gradient_field", "plot_landscape", "plot_marginals",
+    "plot_samples", "plot_temperatures", "plot_traces", "plot_trajectories", "savefig", "style", "surface_3d",
 ]

@@ -56,8 +56,12 @@ def landscape_arrays(energy: Energy, kind: str = "density", temperature: float =
 def plot_landscape(energy: Energy, kind: str = "density", temperature: float = 1.0,
                    box: Box | None = None, n: int = 200, contours: bool = True,
                    ax: Axes | None = None, colorbar: bool = True,
-                   title: str | None = None) -> Figure:
-    """Heatmap of ``E/T``, ``p_T`` or ``log p_T`` with contours enclosing 50/90/99 % of the mass."""
+                   title: str | None = None, backdrop: bool = False) -> Figure:
+    """Heatmap of ``E/T``, ``p_T`` or ``log p_T`` with contours enclosing 50/90/99 % of the mass.
+
+    ``backdrop=True`` draws the log-density in light greys with grey contours, so coloured
+    samples and paths drawn on top stay visible.
+    """
     xs, ys, z, log_p = landscape_arrays(energy, kind, temperature, box, n)
     fig, ax = _axes(ax)
     with style():
@@ -67,6 +71,11 @@ def plot_landscape(energy: Energy, kind: str = "density", temperature: float = 1
             im = ax.pcolormesh(xs, ys, z, cmap=CMAP_ENERGY, vmin=lo, vmax=max(hi, lo + 1e-9),
                                shading="auto", rasterized=True)
             label = "energy $E(x)/T$"
+        elif backdrop:
+            hi = float(log_p.max())
+            im = ax.pcolormesh(xs, ys, log_p, cmap="Greys", vmin=hi - 14.0, vmax=hi + 10.0,
+                               shading="auto", rasterized=True)
+            label = r"log density $\log p_T(x)$"
         elif kind == "log_density":
             hi = float(z.max())
             im = ax.pcolormesh(xs, ys, z, cmap=CMAP_DENSITY, vmin=hi - 15.0, vmax=hi,
@@ -78,7 +87,8 @@ def plot_landscape(energy: Energy, kind: str = "density", temperature: float = 1
         if contours:
             levels = np.unique(mass_thresholds(log_p))
             if levels.size:
-                cs = ax.contour(xs, ys, log_p, levels=levels, colors="white", linewidths=0.9,
+                cs = ax.contour(xs, ys, log_p, levels=levels, linewidths=0.9,
+                                colors="0.45" if backdrop else "white",
                                 linestyles="solid", alpha=0.85)
                 fmt = {lv: f"{int(round(m * 100))}%" for lv, m in
                        zip(mass_thresholds(log_p), MASS_LEVELS, strict=True)}
@@ -153,11 +163,11 @@ def plot_samples(samples: torch.Tensor | Mapping[str, torch.Tensor],
     fig, ax = _axes(ax)
     if energy is not None:
         plot_landscape(energy, "log_density", temperature, box, ax=ax, contours=True,
-                       colorbar=False)
+                       colorbar=False, backdrop=True)
     with style():
         for i, (label, s) in enumerate(sets.items()):
             s = _points(s, "samples")[:max_points]
-            ax.scatter(s[:, 0], s[:, 1], s=size, alpha=0.6, color=color(i + 1 if energy else i),
+            ax.scatter(s[:, 0], s[:, 1], s=size, alpha=0.6, color=color(i),
                        label=label, edgecolors="none", rasterized=True)
         if len(sets) > 1 or isinstance(samples, Mapping):
             ax.legend(loc="upper right", markerscale=3, framealpha=0.9)
@@ -178,7 +188,8 @@ def plot_trajectories(paths: torch.Tensor, energy: Energy | None = None, box: Bo
     p = paths.detach().double().cpu().numpy()[:, :max_paths]
     fig, ax = _axes(ax)
     if energy is not None:
-        plot_landscape(energy, "log_density", 1.0, box, ax=ax, contours=False, colorbar=False)
+        plot_landscape(energy, "log_density", 1.0, box, ax=ax, contours=False, colorbar=False,
+                       backdrop=True)
     with style():
         for i in range(p.shape[1]):
             c = color(i + 1)
