@@ -18,6 +18,7 @@ from .style import OKABE_ITO, new_figure, style
 
 __all__ = [
     "OKABE_ITO", "configure", "figure_metadata", "landscape_arrays", "mass_thresholds",
-    "new_figure", "plot_autocorrelation", "plot_bars", "plot_curves", "plot_gradient_field", "plot_landscape", "plot_marginals",
-    "plot_samples", "plot_temperatures", "plot_traces", "plot_trajectories", "savefig", "style", "surface_3d",
+    "new_figure", "plot_autocorrelation", "plot_bars", "plot_curves", "plot_gradient_field",
+    "plot_landscape", "plot_marginals", "plot_samples", "plot_temperatures", "plot_traces",
+    "plot_trajectories", "savefig", "style", "surface_3d",
 ]
