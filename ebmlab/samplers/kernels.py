@@ -33,7 +33,7 @@ class RWM(Sampler):
     name = "rwm"
     uses_grad = False
     adapts = True
-    params = (Param("step_size", 0.5, 1e-3, 5.0, log=True, doc="proposal standard deviation"),
+    params = (Param("step_size", 0.5, 1e-3, 20.0, log=True, doc="proposal standard deviation"),
               Param("target_accept", 0.3, 0.05, 0.95, doc="target acceptance in warm-up"),
               _ADAPT)
 

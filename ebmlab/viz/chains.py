@@ -60,10 +60,13 @@ def plot_autocorrelation(traces: Mapping[str, Any], dim: int = 0, max_lag: int =
 
 
 def plot_bars(values: Mapping[str, float], ylabel: str, title: str = "",
-              log: bool = False, annotate: str = "{:.3g}") -> Figure:
+              log: bool = False, annotate: str = "{:.3g}", ax=None) -> Figure:
     """One labelled bar per entry (e.g. ESS per gradient evaluation for each sampler)."""
-    fig, axes = new_figure(1, 1, (5.2, 3.6))
-    ax = axes[0, 0]
+    if ax is None:
+        fig, axes = new_figure(1, 1, (5.2, 3.6))
+        ax = axes[0, 0]
+    else:
+        fig = ax.figure
     names = list(values)
     vals = [float(values[k]) for k in names]
     with style():
