@@ -90,3 +90,15 @@ def test_savefig_plotly_html_and_configure(tmp_path):
     assert paths == [tmp_path / "cfg" / "surf.html"]
     assert (tmp_path / "cfg" / "plotly.min.js").exists()
     assert "ebmlab-metadata" in paths[0].read_text()
+
+
+def test_chain_figures():
+    trace = el.samplers.MALA(step_size=0.1).run(el.energies.get("banana"), n_chains=4,
+                                                n_steps=60, seed=0)
+    figs = [el.viz.plot_traces(trace, max_chains=2),
+            el.viz.plot_autocorrelation({"MALA": trace}, max_lag=10),
+            el.viz.plot_bars({"a": 1.0, "b": 2.0}, ylabel="ESS")]
+    for fig in figs:
+        assert isinstance(fig, Figure) and labelled(fig)
+    with pytest.raises(ValueError, match="samples must have shape"):
+        el.viz.plot_traces(torch.zeros(5, 2))

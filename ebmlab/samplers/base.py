@@ -247,8 +247,9 @@ class Sampler:
         diverged = log_alpha == -math.inf
         if energy_error is not None:
             diverged = diverged | (energy_error > 1000.0)
-        # log u < log α with u ~ U(0, 1)  ⇔  Exp(1) > -log α
-        accept = torch.empty_like(log_alpha).exponential_(generator=state.gen) > -log_alpha
+        u = torch.rand(log_alpha.shape, generator=state.gen, dtype=log_alpha.dtype,
+                       device=log_alpha.device)
+        accept = u.log_() < log_alpha
         x = torch.where(accept[:, None], x_new, state.x)
         e = torch.where(accept, e_new, state.energy)
         g = None if g_new is None else torch.where(accept[:, None], g_new, state.grad)
@@ -291,13 +292,14 @@ class Sampler:
         n_kept = n_steps // thin
         samples = torch.empty((n_kept, n, energy.dim), dtype=state.x.dtype, device=state.x.device)
         energies = torch.empty((n_kept, n), dtype=state.energy.dtype, device=state.x.device)
-        acc_sum = torch.zeros(n, dtype=torch.float64, device=state.x.device)
         adapt = DualAveraging(state.step_size, self.hyper["target_accept"]) \
             if self.adapts and self.hyper.get("adapt", False) and warmup > 0 else None
         total = warmup + n_steps
-        step_sizes = torch.empty(total, dtype=torch.float64)
+        step_sizes: list[float] = []
         frozen = torch.zeros(n, dtype=torch.bool, device=state.x.device)
+        any_frozen = False
         recent = torch.ones(n, dtype=state.x.dtype, device=state.x.device)  # acceptance EMA
+        acc_sum = torch.zeros(n, dtype=state.x.dtype, device=state.x.device)
         n_restarted = 0
         kept = 0
         i = -1
@@ -313,14 +315,18 @@ class Sampler:
                 for i in range(total):
                     prev = state
                     state = self.step(energy, state)
-                    bad = ~torch.isfinite(state.energy)
-                    if bad.any() or frozen.any():
+                    # One reduction and one host sync: a NaN or ±inf anywhere makes the sum
+                    # non-finite; only then look for the bad chains.
+                    if any_frozen or not math.isfinite(float(state.energy.sum())):
+                        bad = ~torch.isfinite(state.energy)
                         state = self._handle_divergence(state, prev, bad, frozen, i,
                                                         on_divergence)
-                    step_sizes[i] = state.step_size
+                        any_frozen = True
+                    step_sizes.append(state.step_size)
                     if i < warmup:
                         if self.adapts:
-                            recent.mul_(0.95).add_(0.05 * torch.nan_to_num(state.accept_prob))
+                            recent.mul_(0.95).add_(torch.nan_to_num(state.accept_prob),
+                                                   alpha=0.05)
                             if (i + 1) % 25 == 0 or i == warmup - 1:
                                 state, r = self._restart_stuck(state, recent)
                                 n_restarted += r
@@ -330,7 +336,7 @@ class Sampler:
                             if i == warmup - 1:
                                 state.step_size = adapt.final
                     else:
-                        acc_sum += state.accept_prob.double()
+                        acc_sum += state.accept_prob
                         j = i - warmup + 1
                         if j % thin == 0 and kept < n_kept:
                             samples[kept] = state.x
@@ -349,8 +355,9 @@ class Sampler:
         done = max(i + 1 - warmup, 1)
         return Trace(
             samples=samples[:kept], energy=energies[:kept],
-            acceptance=(acc_sum / done).to(state.x.dtype), final=state.x,
-            step_size=float(state.step_size), step_sizes=step_sizes[:i + 1],
+            acceptance=acc_sum / done, final=state.x,
+            step_size=float(state.step_size),
+            step_sizes=torch.tensor(step_sizes, dtype=torch.float64),
             wall_time=wall, n_grad_evals=state.n_grad, sampler=type(self).__name__,
             hyperparameters=dict(self.hyper), n_steps=n_steps, warmup=warmup, thin=thin,
             seed=seed if isinstance(seed, int) else None, n_divergent=int(state.n_divergent),

@@ -52,7 +52,8 @@ class ULA(Sampler):
 
     def step(self, energy: Energy, state: State) -> State:
         eps = state.step_size
-        x = state.x - eps * state.grad + math.sqrt(2.0 * eps) * self._noise(state)
+        x = torch.add(state.x, state.grad, alpha=-eps).add_(self._noise(state),
+                                                            alpha=math.sqrt(2.0 * eps))
         e, g = energy.value_and_grad(x)
         return state.replace(x=x, energy=e, grad=g, n_grad=state.n_grad + 1)
 
@@ -70,13 +71,16 @@ class MALA(Sampler):
         eps = state.step_size
         x, g = state.x, state.grad
         xi = self._noise(state)
-        y = x - eps * g + math.sqrt(2.0 * eps) * xi
+        root = math.sqrt(2.0 * eps)
+        y = torch.add(x, g, alpha=-eps).add_(xi, alpha=root)
         e_y, g_y = energy.value_and_grad(y)
-        # log q(x|y) - log q(y|x), q(b|a) = N(b; a - ε∇E(a), 2ε I); the forward residual
-        # y - x + ε∇E(x) is √(2ε) ξ, so its squared norm over 4ε is ‖ξ‖²/2.
-        bwd = torch.add(x - y, g_y, alpha=eps)
-        log_q = 0.5 * (xi * xi).sum(-1) - (bwd * bwd).sum(-1) / (4.0 * eps)
-        return self._mh(state, state.energy - e_y + log_q, y, e_y, g_y, 1)
+        # log q(x|y) - log q(y|x), q(b|a) = N(b; a - ε∇E(a), 2ε I). The forward residual
+        # y - x + ε∇E(x) is √(2ε) ξ (squared norm over 4ε: ‖ξ‖²/2); the backward one is
+        # x - y + ε∇E(y) = ε(∇E(x) + ∇E(y)) - √(2ε) ξ.
+        bwd = torch.add(g, g_y).mul_(eps).sub_(xi, alpha=root)
+        log_q = torch.mul(xi, xi).mul_(0.5).addcmul_(bwd, bwd, value=-0.25 / eps)
+        log_q = log_q @ log_q.new_ones(log_q.shape[1])  # row sums (fast for short rows)
+        return self._mh(state, (state.energy - e_y).add_(log_q), y, e_y, g_y, 1)
 
 
 @register
