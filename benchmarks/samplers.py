@@ -279,8 +279,8 @@ def floor_runner(kind: str, case: str, x0: torch.Tensor):
         return None
     if _FLOOR is None:
         out = Path(tempfile.mkdtemp()) / "floor.so"
-        subprocess.run(["cc", "-O3", "-march=native", "-ffast-math", "-fopenmp-simd", "-shared", "-fPIC",
-                        str(HERE / "floor.c"), "-o", str(out), "-lm"], check=True)
+        subprocess.run(["cc", "-O3", "-march=native", "-ffast-math", "-fopenmp-simd", "-shared",
+                        "-fPIC", str(HERE / "floor.c"), "-o", str(out), "-lm"], check=True)
         lib = ctypes.CDLL(str(out))
         fp_ = ctypes.POINTER(ctypes.c_float)
         lib.ula_ring.argtypes = [fp_, fp_, ctypes.c_int, ctypes.c_int, ctypes.c_float, fp_,
@@ -377,7 +377,8 @@ def markdown(results: list[dict], meta: dict) -> str:
                      f"{ratio(r, 'torchebm')} | {floor} |")
     o = meta["step_overhead_us_1chain"]
     lines.append("")
-    lines.append(f"Single-chain `step` on the ring: ULA {o['ula']:.1f} µs, MALA {o['mala']:.1f} µs.")
+    lines.append(f"Single-chain `step` on the ring: ULA {o['ula']:.1f} µs, "
+                 f"MALA {o['mala']:.1f} µs.")
     return "\n".join(lines)
 
 

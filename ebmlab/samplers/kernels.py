@@ -22,6 +22,12 @@ import torch
 from ..energies.base import Energy, Param
 from .base import Sampler, State, register
 
+
+def _rowsum(t: torch.Tensor) -> torch.Tensor:
+    """Row sums ``(N, D) -> (N,)`` as a matrix-vector product (faster for short rows)."""
+    return t @ t.new_ones(t.shape[1])
+
+
 _STEP = Param("step_size", 0.05, 1e-4, 2.0, log=True, doc="step size ε")
 _ADAPT = Param("adapt", 1, 0, 1, integer=True, doc="adapt ε during warm-up (1) or not (0)")
 
@@ -79,7 +85,7 @@ class MALA(Sampler):
         # x - y + ε∇E(y) = ε(∇E(x) + ∇E(y)) - √(2ε) ξ.
         bwd = torch.add(g, g_y).mul_(eps).sub_(xi, alpha=root)
         log_q = torch.mul(xi, xi).mul_(0.5).addcmul_(bwd, bwd, value=-0.25 / eps)
-        log_q = log_q @ log_q.new_ones(log_q.shape[1])  # row sums (fast for short rows)
+        log_q = _rowsum(log_q)
         return self._mh(state, (state.energy - e_y).add_(log_q), y, e_y, g_y, 1)
 
 
@@ -104,14 +110,18 @@ class HMC(Sampler):
             eps = state.step_size * (1.0 + self.jitter * (2.0 * u - 1.0))
         else:
             eps = state.step_size
-        h0 = e0 + 0.5 * (p * p).sum(-1)
+        h0 = e0 + 0.5 * _rowsum(p * p)
         x = x0
-        p = p - 0.5 * eps * g
+        p = torch.sub(p, g, alpha=0.5 * eps) if isinstance(eps, float) else p - 0.5 * eps * g
         for i in range(self.n_leapfrog):
-            x = x + eps * p
+            x = torch.add(x, p, alpha=eps) if isinstance(eps, float) else x + eps * p
             e, g = energy.value_and_grad(x)
-            p = p - (eps if i < self.n_leapfrog - 1 else 0.5 * eps) * g
-        h1 = e + 0.5 * (p * p).sum(-1)
+            h = eps if i < self.n_leapfrog - 1 else 0.5 * eps
+            if isinstance(h, float):
+                p.sub_(g, alpha=h)  # p is a fresh tensor of this step: safe in place
+            else:
+                p = p - h * g
+        h1 = e + 0.5 * _rowsum(p * p)
         err = h1 - h0
         return self._mh(state, -err, x, e, g, self.n_leapfrog, energy_error=err)
 
