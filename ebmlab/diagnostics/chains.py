@@ -157,25 +157,35 @@ def acceptance_summary(trace: Any) -> dict[str, float]:
             "median": float(q[1]), "q95": float(q[2]), "max": float(a.max())}
 
 
-def moment_errors(x: Any, mean: Any, var: Any | None = None) -> dict[str, torch.Tensor]:
-    """Errors of the sample mean (and variance) in standard errors, per coordinate.
+def moment_errors(x: Any, mean: Any, var: Any | None = None,
+                  reference_n: int | None = None) -> dict[str, torch.Tensor]:
+    """Errors of the sample mean (and variance) in Monte Carlo standard errors, per coordinate.
 
-    ``z_mean = (x̄ - μ) / (σ/√ESS)`` with the bulk ESS of the chains (``x`` a Trace or a
-    ``(draws, chains, D)`` tensor) or ``N`` for a ``(N, D)`` tensor of independent samples;
-    ``z_var = (s² - σ²) / √((μ₄ - σ⁴)/ESS)``. ``|z| < 4`` is a 4-standard-error agreement.
+    ``z_mean = (x̄ - μ) / (s/√ESS_mean)`` and ``z_var = (s² - σ²) / √((m₄ - s⁴)/ESS_var)``, where
+    for chains (``x`` a Trace or a ``(draws, chains, D)`` tensor) ``ESS_mean`` is the ESS of
+    ``x`` and ``ESS_var`` the ESS of ``(x - x̄)²`` (as for Stan's MCSE of the mean and the sd),
+    and for an ``(N, D)`` tensor of independent samples both are ``N``. If ``mean``/``var`` were
+    themselves estimated from ``reference_n`` independent exact samples, their variance is
+    added: ``SE² = σ²/ESS + σ²/reference_n``. ``|z| < 4`` is a 4-standard-error agreement.
     """
     s = getattr(x, "samples", x)
     s = torch.as_tensor(s).double()
     if s.ndim == 2:  # independent samples (N, D)
-        flat, n_eff = s, torch.full((s.shape[1],), float(s.shape[0]), dtype=torch.float64)
+        flat = s
+        n_mean = n_var = torch.full((s.shape[1],), float(s.shape[0]), dtype=torch.float64)
     else:
-        flat, n_eff = s.reshape(-1, s.shape[-1]), ess(s, "bulk")
+        flat = s.reshape(-1, s.shape[-1])
+        n_mean = ess(s, "basic")
+        n_var = ess((s - flat.mean(0)) ** 2, "basic")
+    extra = 0.0 if reference_n is None else 1.0 / reference_n
     mu = torch.as_tensor(mean, dtype=torch.float64)
     m = flat.mean(0)
     v = flat.var(0)
-    out = {"z_mean": (m - mu) / torch.sqrt(v / n_eff), "ess": n_eff}
+    out = {"z_mean": (m - mu) / torch.sqrt(v * (1.0 / n_mean + extra)), "ess": n_mean}
     if var is not None:
         sig2 = torch.as_tensor(var, dtype=torch.float64)
         m4 = ((flat - m) ** 4).mean(0)
-        out["z_var"] = (v - sig2) / torch.sqrt((m4 - v**2).clamp_min(1e-300) / n_eff)
+        out["z_var"] = (v - sig2) / torch.sqrt((m4 - v**2).clamp_min(1e-300)
+                                               * (1.0 / n_var + extra))
+        out["ess_var"] = n_var
     return out

@@ -128,17 +128,26 @@ class DualAveraging:
 
 
 def initial_points(energy: Energy, n: int, gen: torch.Generator,
-                   dtype: torch.dtype | None = None) -> torch.Tensor:
-    """Default starting points: in 2-D a Gaussian at the centre of the plotting box with a
-    standard deviation of 1/8 of its width (overdispersed but clear of the far tails, where
-    gradient samplers can stall); ``N(0, I)`` otherwise."""
+                   dtype: torch.dtype | None = None, temperature: float = 4.0) -> torch.Tensor:
+    """Default starting points, overdispersed but inside the typical set.
+
+    2-D: draws from ``exp(-E/T)`` with ``T = 4`` on a 128 × 128 grid over the plotting box
+    (uniform within each cell) — the box centre can lie far in a tail (the banana's does),
+    where gradient samplers take long to recover. Other dimensions: ``N(0, I)``.
+    """
     dtype = dtype or torch.get_default_dtype()
-    z = torch.randn(n, energy.dim, generator=gen, dtype=dtype)
-    if energy.dim == 2:
-        b = energy.box
-        centre = torch.tensor([(b[0] + b[1]) / 2, (b[2] + b[3]) / 2], dtype=dtype)
-        return centre + z * torch.tensor([(b[1] - b[0]) / 8, (b[3] - b[2]) / 8], dtype=dtype)
-    return z
+    if energy.dim != 2:
+        return torch.randn(n, energy.dim, generator=gen, dtype=dtype)
+    from ..grid import energy_on_grid, make_grid
+
+    g = make_grid(energy.box, 128)
+    e = energy_on_grid(energy, g, temperature).reshape(-1)
+    w = torch.exp(-(e - e.min())).nan_to_num(0.0)
+    idx = torch.multinomial(w, n, replacement=True, generator=gen)
+    hx, hy = float(g.xs[1] - g.xs[0]), float(g.ys[1] - g.ys[0])
+    jitter = torch.rand(n, 2, generator=gen, dtype=torch.float64) - 0.5
+    pts = g.points[idx] + jitter * torch.tensor([hx, hy], dtype=torch.float64)
+    return pts.to(dtype)
 
 
 _REGISTRY: dict[str, type[Sampler]] = {}

@@ -96,7 +96,7 @@ class HMC(Sampler):
     name = "hmc"
     adapts = True
     params = (Param("step_size", 0.1, 1e-4, 2.0, log=True, doc="leapfrog step size ε"),
-              Param("n_leapfrog", 10, 1, 100, integer=True, doc="leapfrog steps L"),
+              Param("n_leapfrog", 10, 1, 1000, integer=True, doc="leapfrog steps L"),
               Param("jitter", 0.0, 0.0, 0.9, doc="ε drawn per chain from ε·U(1-j, 1+j)"),
               Param("target_accept", 0.65, 0.05, 0.95, doc="target acceptance in warm-up"),
               _ADAPT)
