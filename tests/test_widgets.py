@@ -1,0 +1,126 @@
+"""Widgets, driven from Python: controls change the figure in place, bad values become
+messages, SamplerLab moves chains, survives divergence and round-trips its settings."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import ebmlab as el
+from ebmlab.widgets import EnergyExplorer, SamplerLab
+
+
+def heat(e: EnergyExplorer) -> np.ndarray:
+    return np.asarray(e.fig.data[0].z, dtype=float)
+
+
+def test_explorer_builds_sliders_from_declared_parameters():
+    e = EnergyExplorer("banana")
+    assert [w.description for w in e.params.children] == \
+        [p.name for p in el.energies.spec("banana").params]
+    e.name.value = "ring"
+    assert [w.description for w in e.params.children] == ["n_modes", "radius", "std"]
+    assert set(e.name.options) == set(el.energies.names())
+
+
+def test_explorer_updates_the_same_figure_in_place():
+    e = EnergyExplorer("ring")
+    fig, trace = e.fig, e.fig.data[0]
+    before = heat(e).copy()
+    e.temperature.value = 3.0
+    assert e.fig is fig and e.fig.data[0] is trace  # artists reused, not re-created
+    assert not np.allclose(heat(e), before)
+    readout = e.readout.value
+    e.params.children[1].value = 2.0  # radius
+    assert e.readout.value != readout and not np.allclose(heat(e), before)
+    assert "mass per well" in e.readout.value and "log Z" in e.readout.value
+    e.view.value = "energy"
+    e.field.value = True
+    assert len(e.fig.data[2].x) > 0
+    e.surface.value = True
+    assert np.asarray(e.fig3d.data[0].z, dtype=float).shape[0] > 10
+
+
+@pytest.mark.parametrize("name", el.energies.names())
+def test_explorer_survives_every_slider_extreme(name):
+    e = EnergyExplorer(name)
+    for w in e.params.children:
+        for v in (w.min, w.max):
+            w.value = v
+            assert e.message.value == "", (name, w.description, v, e.message.value)
+    e.temperature.value = 10 ** e.temperature.min
+    e.temperature.value = 10 ** e.temperature.max
+    assert e.message.value == ""
+
+
+def test_explorer_shows_rejected_values_as_a_message():
+    e = EnergyExplorer("banana")
+    e.params.children[1].max = 10.0
+    e.params.children[1].min = -1.0  # widen beyond the declared range on purpose
+    e.params.children[1].value = -1.0
+    assert "scale" in e.message.value and "must be" in e.message.value
+    e.params.children[1].value = 1.0  # and it recovers
+    assert e.message.value == ""
+
+
+def test_samplerlab_moves_chains_and_reports():
+    lab = SamplerLab("ring", n_chains=200)
+    start = [p.state.x.clone() for p in lab.panels]
+    for _ in range(25):
+        lab.frame()
+    for p, x0 in zip(lab.panels, start):
+        assert not torch.equal(p.state.x, x0)
+        assert "acceptance" in p.readout.value and "ESS" in p.readout.value
+        assert "MMD" in p.readout.value
+    shown = np.asarray(lab.fig.data[2].x, dtype=float)
+    assert np.allclose(shown, lab.panels[0].state.x[:, 0].numpy())
+
+
+def test_samplerlab_same_start_for_every_panel_and_reset():
+    lab = SamplerLab("banana", n_chains=50, seed=3)
+    assert all(torch.equal(lab.panels[0].state.x, p.state.x) for p in lab.panels)
+    x0 = lab.panels[0].state.x.clone()
+    lab.frame()
+    lab.reset()
+    assert torch.equal(lab.panels[0].state.x, x0)
+
+
+def test_samplerlab_divergence_is_a_message_and_reset_recovers():
+    lab = SamplerLab("double_well", ("ula", "mala"), n_chains=50)
+    lab.panels[0].params.children[0].value = 2.0  # ULA step far too large here
+    for _ in range(5):
+        lab.frame()  # never raises
+    assert lab.panels[0].stopped and "diverged" in lab.panels[0].message.value
+    assert not lab.panels[1].stopped  # the other sampler keeps running
+    lab.panels[0].params.children[0].value = 0.01
+    lab.reset()
+    lab.frame()
+    assert not lab.panels[0].stopped and lab.panels[0].message.value == ""
+
+
+def test_samplerlab_settings_round_trip():
+    lab = SamplerLab(el.energies.get("banana", curvature=0.5), ("mala", "hmc"), n_chains=80,
+                     steps_per_frame=3, seed=9)
+    lab.panels[1].params.children[0].value = 0.2
+    s = lab.settings()
+    assert isinstance(s, str) and len(s) < 400
+    other = SamplerLab.from_settings(s)
+    assert other.settings() == s
+    assert other.energy.param_values["curvature"] == 0.5
+    assert torch.equal(other.panels[0].state.x, lab.panels[0].state.x)
+    for _ in range(3):
+        lab.frame()
+        other.frame()
+    assert torch.equal(other.panels[1].state.x, lab.panels[1].state.x)
+    with pytest.raises(ValueError, match="settings"):
+        SamplerLab.from_settings("not-a-settings-string")
+
+
+def test_samplerlab_validation():
+    with pytest.raises(ValueError, match="samplers_"):
+        SamplerLab("ring", ())
+    with pytest.raises(ValueError, match="nuts"):
+        SamplerLab("ring", ("nuts",))
+    with pytest.raises(ValueError, match="2-D"):
+        SamplerLab(el.energies.Gaussian.isotropic(3))
