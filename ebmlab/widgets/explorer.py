@@ -12,7 +12,7 @@ import torch
 
 from .. import energies
 from ..energies.base import Energy
-from ._plot import VIEWS, arrows, centers_of, contour_lines, view_arrays
+from ._plot import arrows, centers_of, contour_lines, view_arrays
 from .controls import LAYOUT, STYLE, message_html, slider_for
 
 
