@@ -4,4 +4,12 @@ __version__ = "0.1.0"
 
 from . import diagnostics, energies, samplers, viz  # noqa: E402
 
-__all__ = ["__version__", "diagnostics", "energies", "samplers", "viz"]
+__all__ = ["__version__", "diagnostics", "energies", "samplers", "viz", "widgets"]
+
+
+def __getattr__(name: str):
+    if name == "widgets":  # imported on first use: it pulls in ipywidgets and plotly
+        import importlib
+
+        return importlib.import_module(".widgets", __name__)
+    raise AttributeError(f"module 'ebmlab' has no attribute {name!r}")

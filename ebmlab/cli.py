@@ -1,4 +1,4 @@
-"""``ebmlab lab | reproduce | list``."""
+"""``ebmlab lab | reproduce | list | app``."""
 
 from __future__ import annotations
 
@@ -75,6 +75,59 @@ def cmd_lab(args: argparse.Namespace) -> int:
         return 0
 
 
+APPS = {
+    "explorer": ("EnergyExplorer", "import ebmlab as el\nel.widgets.EnergyExplorer({arg!r})",
+                 "ring"),
+    "sampler": ("SamplerLab", "import ebmlab as el\nel.widgets.SamplerLab({arg!r})", "ring"),
+}
+
+
+def app_notebook(kind: str, folder: Path, energy: str | None = None,
+                 settings: str | None = None) -> Path:
+    """Write the one-cell notebook that Voila serves for ``ebmlab app <kind>``."""
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+    title, template, default = APPS[kind]
+    if kind == "sampler" and settings:
+        code = f"import ebmlab as el\nel.widgets.SamplerLab.from_settings({settings!r})"
+    else:
+        code = template.format(arg=energy or default)
+    nb = new_notebook(cells=[new_markdown_cell(f"# ebmlab · {title}"), new_code_cell(code)])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    path = folder / f"ebmlab-{kind}.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+def voila_command(notebook: Path, port: int, no_browser: bool = True) -> list[str]:
+    cmd = [sys.executable, "-m", "voila", str(notebook), f"--port={port}", "--Voila.ip=127.0.0.1",
+           "--VoilaConfiguration.extension_denylist=jupyterlab-jupytext",
+           "--VoilaConfiguration.file_allowlist=['.*']"]
+    if no_browser:
+        cmd.append("--no-browser")
+    return cmd
+
+
+def cmd_app(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from . import energies
+
+    if args.energy is not None and args.energy not in energies.names():
+        print(f"ebmlab app: error: --energy must be one of {energies.names()}, got "
+              f"{args.energy!r}", file=sys.stderr)
+        return 2
+    folder = Path(tempfile.mkdtemp(prefix="ebmlab-app-"))
+    nb = app_notebook(args.kind, folder, args.energy, args.settings)
+    print(f"ebmlab {args.kind} app on http://127.0.0.1:{args.port}/", flush=True)
+    try:
+        return subprocess.call(voila_command(nb, args.port, args.no_browser))
+    except KeyboardInterrupt:
+        return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     root = _root()
     p = argparse.ArgumentParser(prog="ebmlab", description="Energy-based models workbench.")
@@ -107,6 +160,14 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--token", default=os.environ.get("EBMLAB_TOKEN"))
     sp.add_argument("--no-browser", action="store_true")
     sp.set_defaults(func=cmd_lab)
+
+    sp = sub.add_parser("app", help="serve a widget as a stand-alone web app (Voila, 127.0.0.1)")
+    sp.add_argument("kind", choices=sorted(APPS), help="which widget")
+    sp.add_argument("--energy", help="registered landscape to start on")
+    sp.add_argument("--settings", help="SamplerLab settings string to restore (sampler only)")
+    sp.add_argument("--port", type=int, default=8866)
+    sp.add_argument("--no-browser", action="store_true")
+    sp.set_defaults(func=cmd_app)
     return p
 
 

@@ -43,7 +43,7 @@ class EnergyExplorer(widgets.VBox):
         self.params = widgets.VBox()
         self.readout = widgets.HTML()
         self.message = widgets.HTML()
-        self.fig = go.FigureWidget(
+        self.fig = go.Figure(
             data=[go.Heatmap(z=[[0]], colorscale="Viridis", colorbar={"len": 0.8}),
                   go.Scatter(x=[], y=[], mode="lines", line={"color": "white", "width": 1.2},
                              hoverinfo="skip", name="mass contours"),
@@ -52,11 +52,16 @@ class EnergyExplorer(widgets.VBox):
             layout=go.Layout(width=560, height=500, margin={"l": 50, "r": 10, "t": 40, "b": 45},
                              showlegend=False, xaxis={"title": {"text": "x₁"}},
                              yaxis={"title": {"text": "x₂"}}))
-        self.fig3d = go.FigureWidget(
+        self.fig3d = go.Figure(
             data=[go.Surface(z=[[0]], colorscale="Viridis", showscale=False)],
             layout=go.Layout(width=480, height=460, margin={"l": 0, "r": 0, "t": 30, "b": 0}))
-        self._surface_box = widgets.Box([self.fig3d], layout=widgets.Layout(display="none"))
         self._build_params()
+        # First draw into plain Figures, then wrap them: updates made before a FigureWidget is
+        # displayed are not replayed in the browser.
+        self.redraw()
+        self.fig = go.FigureWidget(self.fig)
+        self.fig3d = go.FigureWidget(self.fig3d)
+        self._surface_box = widgets.Box([self.fig3d], layout=widgets.Layout(display="none"))
         for w in (self.temperature, self.view, self.contours, self.field):
             w.observe(self._on_change, names="value")
         self.surface.observe(self._on_surface, names="value")
@@ -67,7 +72,6 @@ class EnergyExplorer(widgets.VBox):
                                 layout=widgets.Layout(width="370px"))
         super().__init__([widgets.HBox([controls, self.fig]), self._surface_box])
         self.add_class("ebmlab-explorer")
-        self.redraw()
 
     # -- state ---------------------------------------------------------------------------
     @property

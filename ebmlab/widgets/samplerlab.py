@@ -168,7 +168,13 @@ class SamplerLab(widgets.VBox):
         self.panels = [_Panel(self, i, name, hyper[i] if i < len(hyper) else {})
                        for i, name in enumerate(samplers_)]
         self._exact = self._exact_samples()
+        # Draw the first frame into a plain Figure and only then wrap it in a FigureWidget:
+        # updates made before the widget is displayed are not replayed in the browser.
         self.fig = self._make_figure()
+        for p in self.panels:
+            p.restart()
+        self.draw()
+        self.fig = go.FigureWidget(self.fig)
         self.play_button.on_click(lambda _: self.start())
         self.pause_button.on_click(lambda _: self.stop())
         self.step_button.on_click(lambda _: self.frame())
@@ -182,7 +188,6 @@ class SamplerLab(widgets.VBox):
                             widgets.VBox([buttons, self.status])])
         super().__init__([top, widgets.HBox([p.box for p in self.panels]), self.fig])
         self.add_class("ebmlab-samplerlab")
-        self.reset()
 
     # -- setup ---------------------------------------------------------------------------
     def _exact_samples(self):
@@ -195,7 +200,7 @@ class SamplerLab(widgets.VBox):
         gen = torch.Generator().manual_seed(int(self.seed.value))
         return initial_points(self.energy, int(self.n_chains.value), gen)
 
-    def _make_figure(self) -> go.FigureWidget:
+    def _make_figure(self) -> go.Figure:
         k = len(self.panels)
         fig = make_subplots(rows=2, cols=k, row_heights=[0.74, 0.26], vertical_spacing=0.08,
                             horizontal_spacing=0.05,
@@ -206,14 +211,15 @@ class SamplerLab(widgets.VBox):
         mx, px, _, _ = exact_marginals(self.energy, n=200)
         for i in range(k):
             c = i + 1
-            fig.add_trace(go.Heatmap(x=xs, y=ys, z=z, colorscale="Greys", reversescale=True,
+            fig.add_trace(go.Heatmap(x=xs, y=ys, z=z, colorscale="Greys",
                                      showscale=False, hoverinfo="skip",
                                      zmin=float(z.max()) - 14, zmax=float(z.max()) + 8),
                           row=1, col=c)
             fig.add_trace(go.Scatter(x=cx, y=cy, mode="lines", hoverinfo="skip",
                                      line={"color": "#777", "width": 1}), row=1, col=c)
-            fig.add_trace(go.Scattergl(x=[], y=[], mode="markers", hoverinfo="skip",
-                                       marker={"size": 3, "color": COLORS[i], "opacity": 0.7}),
+            # SVG markers, not WebGL: headless and GPU-less browsers render them too.
+            fig.add_trace(go.Scatter(x=[], y=[], mode="markers", hoverinfo="skip",
+                                     marker={"size": 3, "color": COLORS[i], "opacity": 0.7}),
                           row=1, col=c)
             fig.add_trace(go.Scatter(x=[], y=[], mode="lines", hoverinfo="skip",
                                      line={"color": "black", "width": 1}), row=1, col=c)
@@ -222,14 +228,14 @@ class SamplerLab(widgets.VBox):
             fig.add_trace(go.Scatter(x=mx.numpy(), y=px.numpy(), mode="lines",
                                      line={"color": "black", "width": 1.5}, hoverinfo="skip"),
                           row=2, col=c)
-            fig.update_xaxes(range=[box[0], box[1]], row=1, col=c, title_text="x₁")
+            fig.update_xaxes(range=[box[0], box[1]], row=1, col=c)
             fig.update_yaxes(range=[box[2], box[3]], row=1, col=c,
                              title_text="x₂" if c == 1 else None)
             fig.update_xaxes(range=[box[0], box[1]], row=2, col=c, title_text="x₁")
             fig.update_yaxes(row=2, col=c, title_text="density" if c == 1 else None)
-        fig.update_layout(width=360 * k + 60, height=560, showlegend=False, bargap=0,
+        fig.update_layout(width=320 * k + 60, height=560, showlegend=False, bargap=0,
                           margin={"l": 50, "r": 10, "t": 40, "b": 40})
-        return go.FigureWidget(fig)
+        return fig
 
     # -- actions ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -296,8 +302,8 @@ class SamplerLab(widgets.VBox):
 
     def _readout(self, p: _Panel) -> str:
         steps = p.n_frames * int(self.steps_per_frame.value)
-        acc = p.acc_sum / steps if steps else float("nan")
-        rows = [f"steps {steps}", f"acceptance <b class='ebmlab-acc'>{acc:.2f}</b>"]
+        acc = f"{p.acc_sum / steps:.2f}" if steps else "–"
+        rows = [f"steps {steps}", f"acceptance <b class='ebmlab-acc'>{acc}</b>"]
         if len(p.history) >= 20:
             h = torch.stack(p.history)  # (frames, chains, 2)
             rows.append(f"ESS (x₁, last {len(p.history)} frames × {h.shape[1]} chains) "

@@ -1,0 +1,117 @@
+"""The widgets in a real browser: JupyterLab running the tour, and the Voila app.
+
+Each test moves a control the way a person would (keyboard on a slider, clicks on buttons) and
+asserts on pixels (screenshots before/after differ) and on read-outs. Screenshots are kept in
+test-artifacts/browser/."""
+
+from __future__ import annotations
+
+import io
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+pytestmark = pytest.mark.browser
+
+
+def changed_fraction(a: bytes, b: bytes) -> float:
+    """Fraction of pixels that differ between two PNG screenshots."""
+    x = np.asarray(Image.open(io.BytesIO(a)).convert("RGB"), dtype=np.int16)
+    y = np.asarray(Image.open(io.BytesIO(b)).convert("RGB"), dtype=np.int16)
+    if x.shape != y.shape:
+        return 1.0
+    return float((np.abs(x - y).sum(-1) > 30).mean())
+
+
+def shot(locator, path: Path) -> bytes:
+    data = locator.screenshot()
+    path.write_bytes(data)
+    return data
+
+
+def run_tour(page, lab_server) -> None:
+    url = f"{lab_server['url']}/lab/tree/00-tour.ipynb?token={lab_server['token']}"
+    page.goto(url)
+    page.wait_for_function("window.jupyterapp && window.jupyterapp.shell.currentWidget"
+                           " && window.jupyterapp.shell.currentWidget.sessionContext"
+                           " && window.jupyterapp.shell.currentWidget.sessionContext.session"
+                           " && window.jupyterapp.shell.currentWidget.sessionContext.session"
+                           ".kernel", timeout=90_000)
+    page.wait_for_function("window.jupyterapp.shell.currentWidget.sessionContext.session"
+                           ".kernel.status === 'idle'", timeout=90_000)
+    page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    page.locator(".ebmlab-explorer .js-plotly-plot").first.wait_for(timeout=180_000)
+    page.locator(".ebmlab-samplerlab .js-plotly-plot").first.wait_for(timeout=180_000)
+    page.wait_for_timeout(3000)  # let the first draws settle
+
+
+def slider_handle(root, label: str):
+    slider = root.locator(".widget-slider").filter(
+        has=root.page.locator(".widget-label", has_text=label))
+    return slider.locator(".noUi-handle, .slider-handle, [role=slider]").first
+
+
+def check_explorer(page, artifacts: Path, prefix: str) -> None:
+    explorer = page.locator(".ebmlab-explorer").first
+    plot = explorer.locator(".js-plotly-plot").first
+    plot.scroll_into_view_if_needed()
+    readout = explorer.locator(".ebmlab-readout").first
+    before_text = readout.inner_text()
+    before = shot(plot, artifacts / f"{prefix}-explorer-before.png")
+    handle = slider_handle(explorer, "tilt")
+    handle.focus()
+    for _ in range(15):
+        page.keyboard.press("ArrowRight")
+    page.wait_for_timeout(2500)
+    after = shot(plot, artifacts / f"{prefix}-explorer-after.png")
+    assert changed_fraction(before, after) > 0.01, "the heatmap did not change"
+    assert readout.inner_text() != before_text, "the read-out did not change"
+    assert "Traceback" not in explorer.inner_text()
+
+
+def check_samplerlab(page, artifacts: Path, prefix: str) -> None:
+    lab = page.locator(".ebmlab-samplerlab").first
+    plot = lab.locator(".js-plotly-plot").first
+    plot.scroll_into_view_if_needed()
+    lab.locator(".ebmlab-play").first.click()
+    page.wait_for_timeout(2000)
+    a = shot(plot, artifacts / f"{prefix}-sampler-playing-1.png")
+    page.wait_for_timeout(1500)
+    b = shot(plot, artifacts / f"{prefix}-sampler-playing-2.png")
+    assert changed_fraction(a, b) > 0.002, "chains did not move while playing"
+    lab.locator(".ebmlab-pause").first.click()
+    page.wait_for_timeout(2500)  # frames already queued finish
+    c = shot(plot, artifacts / f"{prefix}-sampler-paused-1.png")
+    page.wait_for_timeout(1500)
+    d = shot(plot, artifacts / f"{prefix}-sampler-paused-2.png")
+    assert changed_fraction(c, d) < 0.0005, "chains still moved after Pause"
+    assert "Traceback" not in lab.inner_text()
+
+
+def test_tour_in_jupyterlab(page, lab_server, artifacts):
+    start = time.time()
+    run_tour(page, lab_server)
+    page.screenshot(path=str(artifacts / "lab-tour-full.png"), full_page=True)
+    check_explorer(page, artifacts, "lab")
+    check_samplerlab(page, artifacts, "lab")
+    assert time.time() - start < 600
+
+
+def test_voila_sampler_app(page, voila_app, artifacts):
+    url = voila_app("sampler")
+    page.goto(url, wait_until="commit")
+    page.locator(".ebmlab-samplerlab .js-plotly-plot").first.wait_for(timeout=180_000)
+    page.wait_for_timeout(2000)
+    page.screenshot(path=str(artifacts / "voila-sampler.png"), full_page=True)
+    check_samplerlab(page, artifacts, "voila")
+
+
+def test_voila_explorer_app(page, voila_app, artifacts):
+    url = voila_app("explorer", "--energy", "double_well")
+    page.goto(url, wait_until="commit")
+    page.locator(".ebmlab-explorer .js-plotly-plot").first.wait_for(timeout=180_000)
+    page.wait_for_timeout(2000)
+    check_explorer(page, artifacts, "voila")
