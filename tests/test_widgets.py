@@ -124,3 +124,20 @@ def test_samplerlab_validation():
         SamplerLab("ring", ("nuts",))
     with pytest.raises(ValueError, match="2-D"):
         SamplerLab(el.energies.Gaussian.isotropic(3))
+
+
+def test_app_command(tmp_path, monkeypatch, capsys):
+    from ebmlab import cli
+
+    nb = cli.app_notebook("sampler", tmp_path, settings="abc")
+    assert "SamplerLab.from_settings('abc')" in nb.read_text()
+    nb = cli.app_notebook("explorer", tmp_path, energy="banana")
+    assert "EnergyExplorer('banana')" in nb.read_text()
+    cmd = cli.voila_command(nb, 9999)
+    assert "--Voila.ip=127.0.0.1" in cmd and "--port=9999" in cmd and "--no-browser" in cmd
+    seen = {}
+    monkeypatch.setattr(cli.subprocess, "call", lambda c: seen.setdefault("cmd", c) and 0)
+    assert cli.main(["app", "explorer", "--port", "9998", "--no-browser"]) == 0
+    assert "--port=9998" in seen["cmd"]
+    assert cli.main(["app", "explorer", "--energy", "nope"]) == 2
+    assert "--energy must be one of" in capsys.readouterr().err
