@@ -83,6 +83,7 @@ class Result:
     figures: list[dict[str, str]] = field(default_factory=list)
     error: str | None = None
     failed_cell: str | None = None
+    retried: bool = False
 
     @property
     def ok(self) -> bool:
@@ -120,20 +121,29 @@ def execute_notebook(path: str, output: str, fig_dir: str, parameters: dict[str,
     params = dict(parameters, FIG_DIR=str(fig))
     start = time.perf_counter()
     error = cell = None
-    try:
-        pm.execute_notebook(str(src), output, parameters=params, cwd=str(src.parent),
-                            execution_timeout=timeout, progress_bar=False, log_output=False,
-                            kernel_name="python3")
-    except pm.PapermillExecutionError as err:
-        cell = f"In [{err.exec_count}]" if err.exec_count else f"#{err.cell_index}"
-        error = f"{err.ename}: {err.evalue}".strip()
-    except Exception as err:  # timeouts, dead kernels, unreadable notebooks
-        error = f"{type(err).__name__}: {err}".strip()
+    retried = False
+    for attempt in (1, 2):
+        error = cell = None
+        try:
+            pm.execute_notebook(str(src), output, parameters=params, cwd=str(src.parent),
+                                execution_timeout=timeout, progress_bar=False,
+                                log_output=False, kernel_name="python3")
+        except pm.PapermillExecutionError as err:
+            cell = f"In [{err.exec_count}]" if err.exec_count else f"#{err.cell_index}"
+            error = f"{err.ename}: {err.evalue}".strip()
+        except Exception as err:  # timeouts, dead kernels, unreadable notebooks
+            error = f"{type(err).__name__}: {err}".strip()
+            # A cell that never returns is a known nbclient/papermill stall (lost kernel
+            # messages), not the notebook's fault: run it once more in a fresh kernel.
+            if attempt == 1 and "Timeout" in type(err).__name__:
+                retried = True
+                continue
+        break
     duration = time.perf_counter() - start
     figures = [{"path": str(p), "sha256": sha256(p)} for p in sorted(fig.rglob("*"))
                if p.is_file() and p.suffix in FIGURE_SUFFIXES]
     return Result(src.name, "failed" if error else "ok", round(duration, 2), params, output,
-                  figures, error, cell)
+                  figures, error, cell, retried)
 
 
 # -- the runner -----------------------------------------------------------------------

@@ -17,7 +17,7 @@ NOTEBOOKS = [p.stem for p in discover(ROOT / "notebooks")]
 def quick_run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("reproduce")
     report = reproduce(quick=True, jobs=2, notebooks_dir=ROOT / "notebooks",
-                       out_dir=tmp / "outputs", fig_root=tmp / "figures", timeout=600,
+                       out_dir=tmp / "outputs", fig_root=tmp / "figures", timeout=180,
                        progress=False)
     print(report.summary())
     return {r.notebook: r for r in report.results}

@@ -133,3 +133,16 @@ def test_dask_cluster_runs_notebooks(course):
     status = {r.notebook: r.status for r in report.results}
     assert status == {"01-good.ipynb": "ok", "02-broken.ipynb": "failed"}
     assert (course / "f" / "01-good" / "curve.png").exists()
+
+
+def test_a_stalled_cell_is_retried_once_in_a_fresh_kernel(tmp_path):
+    nbs = tmp_path / "notebooks"
+    nbs.mkdir()
+    marker = tmp_path / "stalled-once"
+    write_nb(nbs / "01-stall.ipynb",
+             f"import pathlib, time\nm = pathlib.Path({str(marker)!r})\n"
+             "if not m.exists():\n    m.touch()\n    time.sleep(60)")
+    report = reproduce(notebooks_dir=nbs, out_dir=tmp_path / "o", fig_root=tmp_path / "f",
+                       timeout=4, progress=False)
+    r = report.results[0]
+    assert r.ok and r.retried, r.describe()

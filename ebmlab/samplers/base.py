@@ -24,6 +24,13 @@ from .._checks import check_choice, check_int, make_generator
 from ..energies.base import Energy, Param
 
 
+def _scalar(step_size) -> float:
+    """A step size as a float; per-chain step sizes report the first chain's (``T = 1``)."""
+    if isinstance(step_size, torch.Tensor):
+        return float(step_size.reshape(-1)[0])
+    return float(step_size)
+
+
 class SamplerDivergence(RuntimeError):
     """A sampler produced non-finite values; the message says where and the likely cause."""
 
@@ -36,10 +43,10 @@ class State:
     """
 
     __slots__ = ("x", "energy", "grad", "momentum", "accept_prob", "step_size", "gen", "n_grad",
-                 "n_divergent")
+                 "n_divergent", "extra")
 
     def __init__(self, x, energy, grad, step_size, gen, momentum=None, accept_prob=None,
-                 n_grad=0, n_divergent=0):
+                 n_grad=0, n_divergent=0, extra=None):
         self.x = x
         self.energy = energy
         self.grad = grad
@@ -49,6 +56,7 @@ class State:
         self.accept_prob = accept_prob
         self.n_grad = n_grad
         self.n_divergent = n_divergent
+        self.extra = extra  # sampler-specific state (e.g. parallel tempering's ladder)
 
     def replace(self, **kw) -> State:
         new = State.__new__(State)
@@ -241,6 +249,13 @@ class Sampler:
     def step(self, energy: Energy, state: State) -> State:
         raise NotImplementedError
 
+    def view(self, state: State) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """What a Trace records: positions ``(N, D)``, energies and acceptance ``(N,)``."""
+        return state.x, state.energy, state.accept_prob
+
+    def trace_extras(self, state: State) -> dict[str, Any]:
+        return {}
+
     # -- helpers for subclasses ---------------------------------------------------------
     @staticmethod
     def _noise(state: State) -> torch.Tensor:
@@ -297,7 +312,8 @@ class Sampler:
         elif n_chains is not None and n_chains != getattr(x0, "shape", (None,))[0]:
             raise ValueError(f"n_chains={n_chains} does not match x0 with {x0.shape[0]} rows")
         state = self.init(energy, x0, gen)
-        n = state.x.shape[0]
+        n_all = state.x.shape[0]  # every simulated chain (replicas included)
+        n = self.view(state)[0].shape[0]  # the chains a Trace records
         n_kept = n_steps // thin
         samples = torch.empty((n_kept, n, energy.dim), dtype=state.x.dtype, device=state.x.device)
         energies = torch.empty((n_kept, n), dtype=state.energy.dtype, device=state.x.device)
@@ -305,9 +321,9 @@ class Sampler:
             if self.adapts and self.hyper.get("adapt", False) and warmup > 0 else None
         total = warmup + n_steps
         step_sizes: list[float] = []
-        frozen = torch.zeros(n, dtype=torch.bool, device=state.x.device)
+        frozen = torch.zeros(n_all, dtype=torch.bool, device=state.x.device)
         any_frozen = False
-        recent = torch.ones(n, dtype=state.x.dtype, device=state.x.device)  # acceptance EMA
+        recent = torch.ones(n_all, dtype=state.x.dtype, device=state.x.device)  # accept. EMA
         acc_sum = torch.zeros(n, dtype=state.x.dtype, device=state.x.device)
         n_restarted = 0
         kept = 0
@@ -331,7 +347,7 @@ class Sampler:
                         state = self._handle_divergence(state, prev, bad, frozen, i,
                                                         on_divergence)
                         any_frozen = True
-                    step_sizes.append(state.step_size)
+                    step_sizes.append(_scalar(state.step_size))
                     if i < warmup:
                         if self.adapts:
                             recent.mul_(0.95).add_(torch.nan_to_num(state.accept_prob),
@@ -345,11 +361,12 @@ class Sampler:
                             if i == warmup - 1:
                                 state.step_size = adapt.final
                     else:
-                        acc_sum += state.accept_prob
+                        xv, ev, av = self.view(state)
+                        acc_sum += av
                         j = i - warmup + 1
                         if j % thin == 0 and kept < n_kept:
-                            samples[kept] = state.x
-                            energies[kept] = state.energy
+                            samples[kept] = xv
+                            energies[kept] = ev
                             kept += 1
                     if bar is not None:
                         bar.update(1)
@@ -364,14 +381,15 @@ class Sampler:
         done = max(i + 1 - warmup, 1)
         return Trace(
             samples=samples[:kept], energy=energies[:kept],
-            acceptance=acc_sum / done, final=state.x,
-            step_size=float(state.step_size),
+            acceptance=acc_sum / done, final=self.view(state)[0],
+            step_size=_scalar(state.step_size),
             step_sizes=torch.tensor(step_sizes, dtype=torch.float64),
             wall_time=wall, n_grad_evals=state.n_grad, sampler=type(self).__name__,
             hyperparameters=dict(self.hyper), n_steps=n_steps, warmup=warmup, thin=thin,
             seed=seed if isinstance(seed, int) else None, n_divergent=int(state.n_divergent),
-            n_dropped=int(frozen.sum()), interrupted=interrupted or kept < n_kept,
-            extras={"n_restarted": n_restarted} if n_restarted else {},
+            n_dropped=int(frozen[:n].sum()), interrupted=interrupted or kept < n_kept,
+            extras=({"n_restarted": n_restarted} if n_restarted else {})
+            | self.trace_extras(state),
         )
 
     @staticmethod
@@ -402,7 +420,7 @@ class Sampler:
         n_bad = int(bad.sum())
         if n_bad and mode == "raise":
             raise SamplerDivergence(self.divergence_message(i, n_bad, bad.numel(),
-                                                            prev.step_size))
+                                                            _scalar(prev.step_size)))
         frozen |= bad
         keep = frozen
         x = torch.where(keep[:, None], prev.x, state.x)

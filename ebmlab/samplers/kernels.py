@@ -28,6 +28,15 @@ def _rowsum(t: torch.Tensor) -> torch.Tensor:
     return t @ t.new_ones(t.shape[1])
 
 
+def _axpy(x: torch.Tensor, a, y: torch.Tensor) -> torch.Tensor:
+    """``x + a·y`` for a float ``a`` (one fused kernel) or a per-chain tensor ``a: (N, 1)``."""
+    return torch.add(x, y, alpha=a) if isinstance(a, float) else x + a * y
+
+
+def _sqrt(a):
+    return math.sqrt(a) if isinstance(a, float) else torch.sqrt(a)
+
+
 _STEP = Param("step_size", 0.05, 1e-4, 2.0, log=True, doc="step size ε")
 _ADAPT = Param("adapt", 1, 0, 1, integer=True, doc="adapt ε during warm-up (1) or not (0)")
 
@@ -44,7 +53,7 @@ class RWM(Sampler):
               _ADAPT)
 
     def step(self, energy: Energy, state: State) -> State:
-        y = state.x + state.step_size * self._noise(state)
+        y = _axpy(state.x, state.step_size, self._noise(state))
         e_y = energy(y)
         return self._mh(state, state.energy - e_y, y, e_y, None, 0)
 
@@ -57,9 +66,8 @@ class ULA(Sampler):
     params = (_STEP,)
 
     def step(self, energy: Energy, state: State) -> State:
-        eps = state.step_size
-        x = torch.add(state.x, state.grad, alpha=-eps).add_(self._noise(state),
-                                                            alpha=math.sqrt(2.0 * eps))
+        eps = state.step_size  # a float, or per-chain (N, 1) (parallel tempering)
+        x = _axpy(_axpy(state.x, -eps, state.grad), _sqrt(2.0 * eps), self._noise(state))
         e, g = energy.value_and_grad(x)
         return state.replace(x=x, energy=e, grad=g, n_grad=state.n_grad + 1)
 
@@ -77,14 +85,18 @@ class MALA(Sampler):
         eps = state.step_size
         x, g = state.x, state.grad
         xi = self._noise(state)
-        root = math.sqrt(2.0 * eps)
-        y = torch.add(x, g, alpha=-eps).add_(xi, alpha=root)
+        root = _sqrt(2.0 * eps)
+        y = _axpy(_axpy(x, -eps, g), root, xi)
         e_y, g_y = energy.value_and_grad(y)
         # log q(x|y) - log q(y|x), q(b|a) = N(b; a - ε∇E(a), 2ε I). The forward residual
         # y - x + ε∇E(x) is √(2ε) ξ (squared norm over 4ε: ‖ξ‖²/2); the backward one is
         # x - y + ε∇E(y) = ε(∇E(x) + ∇E(y)) - √(2ε) ξ.
-        bwd = torch.add(g, g_y).mul_(eps).sub_(xi, alpha=root)
-        log_q = torch.mul(xi, xi).mul_(0.5).addcmul_(bwd, bwd, value=-0.25 / eps)
+        if isinstance(eps, float):
+            bwd = torch.add(g, g_y).mul_(eps).sub_(xi, alpha=root)
+            log_q = torch.mul(xi, xi).mul_(0.5).addcmul_(bwd, bwd, value=-0.25 / eps)
+        else:
+            bwd = (g + g_y) * eps - root * xi
+            log_q = 0.5 * xi * xi - bwd * bwd / (4.0 * eps)
         log_q = _rowsum(log_q)
         return self._mh(state, (state.energy - e_y).add_(log_q), y, e_y, g_y, 1)
 

@@ -45,11 +45,18 @@ def wait_http(url: str, timeout: float = 90.0, proc: subprocess.Popen | None = N
 
 
 def stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
+    """Stop a server and everything it started (kernels, the Voila child): its process group."""
+    import signal
+
     try:
+        os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        pass
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
 
 @pytest.fixture(scope="session")
@@ -113,7 +120,8 @@ def lab_server(tmp_path_factory, chromium_path):
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         cmd.append("--allow-root")
     log = open(tmp / "lab.log", "w")
-    proc = subprocess.Popen(cmd, env=_env(tmp), stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(cmd, env=_env(tmp), stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
     try:
         wait_http(f"http://127.0.0.1:{port}/api/status?token={token}", proc=proc)
         yield {"url": f"http://127.0.0.1:{port}", "token": token, "log": tmp / "lab.log"}
@@ -132,7 +140,8 @@ def voila_app(tmp_path, chromium_path):
         cmd = [sys.executable, "-m", "ebmlab.cli", "app", kind, "--port", str(port),
                "--no-browser", *extra]
         log = open(tmp_path / f"voila-{kind}.log", "w")
-        proc = subprocess.Popen(cmd, env=_env(tmp_path), stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(cmd, env=_env(tmp_path), stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
         procs.append((proc, log))
         wait_http(f"http://127.0.0.1:{port}/", proc=proc)
         return f"http://127.0.0.1:{port}/"
