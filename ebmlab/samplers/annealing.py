@@ -175,7 +175,8 @@ def systematic_resample(weights: torch.Tensor, gen: torch.Generator) -> torch.Te
     ``(u + i)/N``. Particle ``i`` is copied ``⌊N wᵢ⌋`` or ``⌈N wᵢ⌉`` times (expected ``N wᵢ``)."""
     n = weights.numel()
     w = weights.double() / weights.double().sum()
-    u = (torch.rand(1, generator=gen, dtype=torch.float64) + torch.arange(n, dtype=torch.float64)) / n
+    u0 = torch.rand(1, generator=gen, dtype=torch.float64)
+    u = (u0 + torch.arange(n, dtype=torch.float64)) / n
     cdf = torch.cumsum(w, 0)
     cdf[-1] = 1.0
     return torch.searchsorted(cdf, u).clamp_max(n - 1)
