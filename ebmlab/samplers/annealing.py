@@ -185,13 +185,17 @@ def systematic_resample(weights: torch.Tensor, gen: torch.Generator) -> torch.Te
 @dataclass
 class SMCResult:
     log_z: float
-    samples: torch.Tensor  # (N, D), equally weighted after the last step unless log_weights
+    samples: torch.Tensor  # (N, D), weighted by ``weights()``
     log_weights: torch.Tensor  # (N,)
     betas: list[float]
     ess_history: list[float]
     resampled: list[bool]
     n_grad_evals: int
     particles: list[torch.Tensor] = field(default_factory=list)  # snapshots (β, x)
+
+    def weights(self) -> torch.Tensor:
+        """Normalised weights of ``samples`` (uniform right after a resampling)."""
+        return torch.softmax(self.log_weights, 0)
 
 
 class SMC:
