@@ -141,3 +141,25 @@ def test_app_command(tmp_path, monkeypatch, capsys):
     assert "--port=9998" in seen["cmd"]
     assert cli.main(["app", "explorer", "--energy", "nope"]) == 2
     assert "--energy must be one of" in capsys.readouterr().err
+
+
+def test_temperinglab_shows_every_replica_and_recovers_mode_weights():
+    from ebmlab.widgets import TemperingLab
+
+    lab = TemperingLab("bimodal", n_replicas=6, max_temperature=30.0, n_chains=100)
+    assert len(lab.fig.data) == 2 * 6  # a landscape and the chains for every replica
+    x0 = np.asarray(lab.fig.data[1].x, dtype=float).copy()
+    for _ in range(150):
+        lab.frame()
+    assert not np.allclose(np.asarray(lab.fig.data[1].x, dtype=float), x0)
+    assert "swap acceptance" in lab.readout.value and "share per mode" in lab.readout.value
+    share = float(lab.readout.value.split("frames): ")[1].split()[0])
+    # Chains start spread over both modes, so the cold chain's share of the left mode is its
+    # stationary 0.7; 0.1 is > 3 SE for 100 chains whose frames are strongly correlated.
+    assert abs(share - 0.7) < 0.1
+    lab.n_replicas.value = 4  # rebuilds the ladder and the figure
+    assert len(lab.fig.data) == 8
+    lab.step_size.value = 2.0
+    for _ in range(5):
+        lab.frame()  # never raises
+    assert "Traceback" not in lab.message.value

@@ -2,5 +2,6 @@
 
 from .explorer import EnergyExplorer
 from .samplerlab import SamplerLab
+from .tempering import TemperingLab
 
-__all__ = ["EnergyExplorer", "SamplerLab"]
+__all__ = ["EnergyExplorer", "SamplerLab", "TemperingLab"]
