@@ -18,11 +18,13 @@ from .. import energies, samplers
 from ..diagnostics import ess, exact_marginals, mmd
 from ..energies.base import Energy
 from ..samplers import SamplerDivergence, initial_points
+from ..samplers.base import _scalar
 from ._plot import COLORS, contour_lines, view_arrays
 from .controls import STYLE, message_html, slider_for
 
 OFF = "(off)"
-LIVE_PARAMS = ("step_size", "n_leapfrog", "jitter", "friction", "splitting")
+LIVE_PARAMS = ("step_size", "n_leapfrog", "jitter", "friction", "splitting", "n_replicas",
+               "max_temperature")
 MAX_SHOWN = 2000  # points drawn per panel (all chains are simulated)
 TRAIL_CHAINS, TRAIL_LEN = 12, 12
 HISTORY = 200  # frames kept for the live ESS
@@ -90,13 +92,17 @@ class _Panel:
             if self.sampler is None:
                 self.state = None
                 return
-            x0 = (self.state.x if keep_positions and self.state is not None
+            x0 = (self.positions() if keep_positions and self.state is not None
                   else self.lab.initial_positions())
             gen = torch.Generator().manual_seed(self.lab.seed.value + 7919 * self.index)
             self.state = self.sampler.init(self.lab.energy, x0, gen)
         except (ValueError, RuntimeError) as err:
             self.state, self.stopped = None, True
             self.message.value = message_html(str(err))
+
+    def positions(self) -> torch.Tensor:
+        """The chains a Trace would record (the T = 1 replica for parallel tempering)."""
+        return self.sampler.view(self.state)[0]
 
     def advance(self, n_steps: int) -> None:
         if self.state is None or self.stopped:
@@ -107,14 +113,14 @@ class _Panel:
                 if not bool(torch.isfinite(self.state.energy).all()):
                     bad = int((~torch.isfinite(self.state.energy)).sum())
                     raise SamplerDivergence(self.sampler.divergence_message(
-                        self.n_frames, bad, self.state.x.shape[0], self.state.step_size))
-                self.acc_sum += float(self.state.accept_prob.mean())
+                        self.n_frames, bad, self.state.x.shape[0], _scalar(self.state.step_size)))
+                self.acc_sum += float(self.sampler.view(self.state)[2].mean())
         except (SamplerDivergence, RuntimeError, ValueError) as err:
             self.stopped = True
             self.message.value = message_html(f"{err} Press Reset to start again.")
             return
         self.n_frames += 1
-        x = self.state.x
+        x = self.positions()
         self.trail.append(x[:TRAIL_CHAINS].numpy().copy())
         self.trail = self.trail[-TRAIL_LEN:]
         self.history.append(x[:64].clone())
@@ -277,7 +283,7 @@ class SamplerLab(widgets.VBox):
                     title.text = p.choice.value
                     p.readout.value = ""
                     continue
-                x = p.state.x.numpy()
+                x = p.positions().numpy()
                 shown = x[:MAX_SHOWN]
                 self.fig.data[base + 2].x, self.fig.data[base + 2].y = shown[:, 0], shown[:, 1]
                 tx, ty = self._trails(p)
@@ -285,7 +291,9 @@ class SamplerLab(widgets.VBox):
                 h, _ = np.histogram(x[:, 0], bins=edges)
                 self.fig.data[base + 4].x = centers
                 self.fig.data[base + 4].y = h / max(h.sum(), 1) / width
-                title.text = f"{type(p.sampler).__name__} (ε = {p.state.step_size:.3g})"
+                eps = p.state.step_size
+                eps = float(eps.reshape(-1)[0]) if isinstance(eps, torch.Tensor) else eps
+                title.text = f"{type(p.sampler).__name__} (ε = {eps:.3g})"
                 p.readout.value = self._readout(p)
 
     @staticmethod
@@ -309,7 +317,7 @@ class SamplerLab(widgets.VBox):
             rows.append(f"ESS (x₁, last {len(p.history)} frames × {h.shape[1]} chains) "
                         f"{float(ess(h[..., :1])[0]):.0f}")
         if self._exact is not None and (p.n_frames % 10 == 0 or not hasattr(p, "last_mmd")):
-            p.last_mmd = mmd(p.state.x, self._exact, max_points=300)  # ~5 ms, every 10 frames
+            p.last_mmd = mmd(p.positions(), self._exact, max_points=300)  # ~5 ms, every 10 frames
         if self._exact is not None and hasattr(p, "last_mmd"):
             rows.append(f"MMD² to exact samples {p.last_mmd:.4f}")
         return "<div class='ebmlab-readout'>" + "<br>".join(rows) + "</div>"
