@@ -68,7 +68,8 @@ def cmd_lab(args: argparse.Namespace) -> int:
         cmd.append("--allow-root")
     if args.no_browser:
         cmd.append("--no-browser")
-    print(f"JupyterLab on http://127.0.0.1:{args.port}/lab?token={token}", flush=True)
+    where = f"lab/tree/{first}" if first else "lab"
+    print(f"JupyterLab on http://127.0.0.1:{args.port}/{where}?token={token}", flush=True)
     try:
         return subprocess.call(cmd)
     except KeyboardInterrupt:
