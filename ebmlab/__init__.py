@@ -2,9 +2,10 @@
 
 __version__ = "0.1.0"
 
-from . import diagnostics, energies, samplers, viz  # noqa: E402
+from . import data, diagnostics, energies, samplers, train, viz  # noqa: E402
 
-__all__ = ["__version__", "diagnostics", "energies", "samplers", "viz", "widgets"]
+__all__ = ["__version__", "data", "diagnostics", "energies", "samplers", "train", "viz",
+           "widgets"]
 
 
 def __getattr__(name: str):

@@ -1,0 +1,23 @@
+"""Training energies from data: objectives (contrastive divergence with a replay buffer, score
+matching, NCE, the compositional exact-likelihood objective) and one ``fit`` loop."""
+
+from .fit import (
+    METHODS,
+    Checkpoint,
+    History,
+    ProgressBar,
+    Snapshots,
+    TrainingDiverged,
+    fit,
+    load_checkpoint,
+    make_objective,
+    save_checkpoint,
+)
+from .negatives import ReplayBuffer, langevin_negatives
+from .objectives import NCE, Compositional, ContrastiveDivergence, ScoreMatching
+
+__all__ = [
+    "METHODS", "NCE", "Checkpoint", "Compositional", "ContrastiveDivergence", "History",
+    "ProgressBar", "ReplayBuffer", "ScoreMatching", "Snapshots", "TrainingDiverged", "fit",
+    "langevin_negatives", "load_checkpoint", "make_objective", "save_checkpoint",
+]

@@ -1,0 +1,178 @@
+"""Training objectives for an energy ``E_θ``. Each is a small ``nn.Module`` called as
+``objective(model, x, gen) -> (loss, info)`` on a data batch ``x: (B, D)``; ``loss`` is a
+scalar whose gradient is the method's gradient estimate, ``info`` holds floats to log."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from .._checks import check_choice, check_int, check_real
+from ..energies.base import Energy
+from .negatives import ReplayBuffer, langevin_negatives
+
+
+class ContrastiveDivergence(torch.nn.Module):
+    """Maximum likelihood with MCMC negatives:
+    ``L = E_data[E_θ] - E_neg[E_θ] + α (E_data[E_θ²] + E_neg[E_θ²])`` with the negatives
+    detached, so ``∇L = E_data[∇E] - E_neg[∇E]`` (+ the regulariser's gradient).
+
+    ``kind``: ``"cd"`` (CD-k, chains start at the data), ``"short_run"`` (from noise) or
+    ``"pcd"`` (persistent chains in a ``ReplayBuffer`` with re-initialisation fraction
+    ``reinit``). Langevin with separate ``step_size`` and ``noise_scale`` and a per-chain
+    gradient clip, as in the image-EBM recipes."""
+
+    def __init__(self, kind: str = "pcd", k: int = 20, step_size: float = 0.01,
+                 noise_scale: float | None = 0.005, grad_clip: float | None = None,
+                 alpha: float = 0.1, buffer_size: int = 10_000, reinit: float = 0.05,
+                 box: tuple[float, float] = (-4.0, 4.0)) -> None:
+        super().__init__()
+        self.kind = check_choice("kind", kind, ("cd", "short_run", "pcd"))
+        self.k = check_int("k", k, ge=1)
+        self.step_size = check_real("step_size", step_size, gt=0.0)
+        self.noise_scale = noise_scale
+        self.grad_clip = grad_clip
+        self.alpha = check_real("alpha", alpha, ge=0.0)
+        self.buffer_size = check_int("buffer_size", buffer_size, ge=1)
+        self.reinit = check_real("reinit", reinit, ge=0.0, le=1.0)
+        self.box = box
+        self.buffer: ReplayBuffer | None = None
+
+    def noise(self, n: int, dim: int, gen, like: torch.Tensor) -> torch.Tensor:
+        lo, hi = self.box
+        u = torch.rand(n, dim, generator=gen, dtype=like.dtype)
+        return (lo + (hi - lo) * u).to(like.device)
+
+    def negatives(self, model: torch.nn.Module, x: torch.Tensor, gen) -> torch.Tensor:
+        n, d = x.shape
+        if self.kind == "cd":
+            x0 = x
+        elif self.kind == "short_run":
+            x0 = self.noise(n, d, gen, x)
+        else:
+            if self.buffer is None:
+                self.buffer = ReplayBuffer(self.buffer_size,
+                                           lambda m: self.noise(m, d, gen, x), self.reinit, gen)
+            x0 = self.buffer.sample(n)
+        neg = langevin_negatives(model, x0, self.k, self.step_size, self.noise_scale,
+                                 self.grad_clip, gen)
+        if self.kind == "pcd":
+            self.buffer.push(neg)
+        return neg
+
+    def loss_given(self, model, x: torch.Tensor, neg: torch.Tensor):
+        e_pos, e_neg = model(x), model(neg.detach())
+        loss = e_pos.mean() - e_neg.mean() + self.alpha * ((e_pos**2).mean() + (e_neg**2).mean())
+        ep, en = float(e_pos.detach().mean()), float(e_neg.detach().mean())
+        return loss, {"e_pos": ep, "e_neg": en, "energy_gap": en - ep}
+
+    def forward(self, model, x: torch.Tensor, gen=None):
+        neg = self.negatives(model, x, gen)
+        loss, info = self.loss_given(model, x, neg)
+        info["negatives"] = neg
+        return loss, info
+
+
+def _grad_x(model, x: torch.Tensor, create_graph: bool = True):
+    x = x.detach().requires_grad_(True)
+    e = model(x)
+    (g,) = torch.autograd.grad(e.sum(), x, create_graph=create_graph)
+    return x, e, g
+
+
+class ScoreMatching(torch.nn.Module):
+    """Score matching (Hyvärinen 2005) with the model score ``s = -∇E``:
+
+    - ``"exact"``: ``J = E[½‖∇E‖² - tr ∇²E]`` (the trace by D backward passes: small D);
+    - ``"dsm"``: denoising, ``x̃ = x + σε``: ``J = E[½‖∇E(x̃) - (x̃ - x)/σ²‖²]`` (biased by σ);
+    - ``"ssm"``: sliced, ``J = E_v[½‖∇E‖² - vᵀ∇²E v]``, ``v ~ N(0, I)`` (``n_projections``).
+    """
+
+    def __init__(self, kind: str = "ssm", sigma: float = 0.1, n_projections: int = 1) -> None:
+        super().__init__()
+        self.kind = check_choice("kind", kind, ("exact", "dsm", "ssm"))
+        self.sigma = check_real("sigma", sigma, gt=0.0)
+        self.n_projections = check_int("n_projections", n_projections, ge=1)
+
+    def forward(self, model, x: torch.Tensor, gen=None):
+        if self.kind == "dsm":
+            eps = torch.randn(x.shape, generator=gen, dtype=x.dtype).to(x.device)
+            xt = x + self.sigma * eps
+            _, _, g = _grad_x(model, xt)
+            r = g - (xt - x) / self.sigma**2
+            loss = 0.5 * (r * r).sum(-1).mean()
+            return loss, {"score_loss": float(loss.detach())}
+        xg, e, g = _grad_x(model, x)
+        half = 0.5 * (g * g).sum(-1)
+        if self.kind == "exact":
+            tr = torch.zeros_like(half)
+            for j in range(x.shape[1]):
+                (h,) = torch.autograd.grad(g[:, j].sum(), xg, create_graph=True)
+                tr = tr + h[:, j]
+            loss = (half - tr).mean()
+        else:
+            quad = torch.zeros_like(half)
+            for _ in range(self.n_projections):
+                v = torch.randn(x.shape, generator=gen, dtype=x.dtype).to(x.device)
+                (hv,) = torch.autograd.grad((g * v).sum(), xg, create_graph=True)
+                quad = quad + (hv * v).sum(-1)
+            loss = (half - quad / self.n_projections).mean()
+        return loss, {"score_loss": float(loss.detach())}
+
+
+class NCE(torch.nn.Module):
+    """Noise-contrastive estimation (Gutmann & Hyvärinen 2010) with a learned log-normaliser
+    ``c``: ``log p_θ(x) = -E_θ(x) - c``; logistic regression of data against ``ν`` noise
+    samples per data point from ``noise`` (an Energy with ``sample`` and ``log_z``):
+    ``L = -E_data[log σ(G)] - ν E_noise[log(1 - σ(G))]``, ``G = log p_θ - log ν q``."""
+
+    def __init__(self, noise: Energy, nu: float = 1.0, init_c: float = 0.0) -> None:
+        super().__init__()
+        self.noise = noise
+        self.nu = check_real("nu", nu, gt=0.0)
+        self.c = torch.nn.Parameter(torch.tensor(float(init_c)))
+        self._log_zq = noise.log_z()
+
+    def _g(self, model, u: torch.Tensor) -> torch.Tensor:
+        log_q = -self.noise(u) - self._log_zq
+        return -model(u) - self.c - log_q - math.log(self.nu)
+
+    def forward(self, model, x: torch.Tensor, gen=None):
+        m = max(1, int(round(self.nu * x.shape[0])))
+        y = self.noise.sample(m, seed=gen).to(x)
+        g_data, g_noise = self._g(model, x), self._g(model, y)
+        loss = -torch.nn.functional.logsigmoid(g_data).mean() \
+            - self.nu * torch.nn.functional.logsigmoid(-g_noise).mean()
+        return loss, {"c": float(self.c.detach()), "nce_loss": float(loss.detach())}
+
+
+class Compositional(torch.nn.Module):
+    """The exact negative log-likelihood as a compositional objective,
+    ``L(θ) = E_data[E_θ] + log E_q[e^{-E_θ}/q]``, with the inner expectation
+    ``u ≈ E_q[e^{-E_θ}/q]`` tracked by an exponential moving average so the gradient estimate
+    ``E_data[∇E] - E_q[w ∇E]/u`` (``w = e^{-E}/q``) stays well behaved where a single batch's
+    ratio would not. ``proposal`` needs ``sample`` and ``log_z``."""
+
+    def __init__(self, proposal: Energy, n_samples: int = 256, ema: float = 0.9) -> None:
+        super().__init__()
+        self.proposal = proposal
+        self.n_samples = check_int("n_samples", n_samples, ge=1)
+        self.ema = check_real("ema", ema, ge=0.0, lt=1.0)
+        self._log_zq = proposal.log_z()
+        self.log_u: float | None = None
+
+    def forward(self, model, x: torch.Tensor, gen=None):
+        y = self.proposal.sample(self.n_samples, seed=gen).to(x)
+        e_y = model(y)
+        log_w = (-e_y + self.proposal(y) + self._log_zq).detach()  # log e^{-E}/q
+        log_batch = float(torch.logsumexp(log_w, 0) - math.log(len(log_w)))
+        if self.log_u is None:
+            self.log_u = log_batch
+        else:  # u ← ema·u + (1-ema)·batch, in log space
+            a, b = math.log(self.ema) + self.log_u, math.log(1 - self.ema) + log_batch
+            self.log_u = max(a, b) + math.log1p(math.exp(-abs(a - b)))
+        w_over_u = torch.exp(log_w - self.log_u)
+        e_data = model(x).mean()
+        loss = e_data - (w_over_u * e_y).mean()
+        return loss, {"nll": float(e_data.detach()) + self.log_u, "log_u": self.log_u}
