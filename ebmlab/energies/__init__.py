@@ -6,10 +6,10 @@ Use ``names()`` / ``get(name, **params)`` for the registered 2-D landscapes.
 from .base import Box, Energy, EnergySpec, Param, Sum, Tempered, get, names, register, spec
 from .gaussian import Gaussian, GaussianMixture
 from .landscapes import Banana, Donut, DoubleWell, Funnel, Rastrigin, Squiggle
-from .neural import MLPEnergy
+from .neural import LearnableGaussian, MLPEnergy
 
 __all__ = [
     "Banana", "Box", "Donut", "DoubleWell", "Energy", "EnergySpec", "Funnel", "Gaussian",
-    "GaussianMixture", "MLPEnergy", "Param", "Rastrigin", "Squiggle", "Sum", "Tempered",
+    "GaussianMixture", "LearnableGaussian", "MLPEnergy", "Param", "Rastrigin", "Squiggle", "Sum", "Tempered",
     "get", "names", "register", "spec",
 ]
