@@ -10,6 +10,6 @@ from .neural import LearnableGaussian, MLPEnergy
 
 __all__ = [
     "Banana", "Box", "Donut", "DoubleWell", "Energy", "EnergySpec", "Funnel", "Gaussian",
-    "GaussianMixture", "LearnableGaussian", "MLPEnergy", "Param", "Rastrigin", "Squiggle", "Sum", "Tempered",
-    "get", "names", "register", "spec",
+    "GaussianMixture", "LearnableGaussian", "MLPEnergy", "Param", "Rastrigin", "Squiggle",
+    "Sum", "Tempered", "get", "names", "register", "spec",
 ]
