@@ -163,3 +163,30 @@ def test_temperinglab_shows_every_replica_and_recovers_mode_weights():
     for _ in range(5):
         lab.frame()  # never raises
     assert "Traceback" not in lab.message.value
+
+
+def test_training_monitor_updates_and_stops_cleanly():
+    import time as _time
+
+    from ebmlab.widgets import TrainingMonitor
+
+    torch.manual_seed(0)
+    model = el.energies.MLPEnergy(2, 32, 2)
+    data = el.data.toy("8gaussians", 2000, seed=0)
+    mon = TrainingMonitor(model, data, method="pcd", steps=20, every=5, batch_size=64, k=5)
+    z0 = np.asarray(mon.fig.data[0].z, dtype=float).copy()
+    mon.start(background=False)
+    assert len(mon.history.step) == 20 and "finished" in mon.status.value
+    assert not np.allclose(np.asarray(mon.fig.data[0].z, dtype=float), z0)
+    assert len(mon.fig.data[3].x) == 20 and len(mon.fig.data[2].x) > 0
+    # In the background, Stop ends training after the current step and keeps the model.
+    mon2 = TrainingMonitor(model, data, method="pcd", steps=100_000, every=5, batch_size=64,
+                           k=5)
+    mon2.start()
+    _time.sleep(1.0)
+    mon2.stop()
+    mon2.join(timeout=30)
+    assert not mon2.running and "stopped" in mon2.status.value
+    assert 0 < len(mon2.history.step) < 100_000
+    with pytest.raises(ValueError, match="2-D"):
+        TrainingMonitor(model, torch.zeros(10, 3))
