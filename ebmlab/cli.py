@@ -1,4 +1,4 @@
-"""``ebmlab lab | reproduce | list | app``."""
+"""``ebmlab lab | reproduce | list | app | student-copy``."""
 
 from __future__ import annotations
 
@@ -74,6 +74,14 @@ def cmd_lab(args: argparse.Namespace) -> int:
         return subprocess.call(cmd)
     except KeyboardInterrupt:
         return 0
+
+
+def cmd_student(args: argparse.Namespace) -> int:
+    from .student import student_copy
+
+    paths = student_copy(args.notebooks, args.out)
+    print(f"{len(paths)} student notebooks (solutions removed) in {args.out}")
+    return 0
 
 
 APPS = {
@@ -161,6 +169,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--token", default=os.environ.get("EBMLAB_TOKEN"))
     sp.add_argument("--no-browser", action="store_true")
     sp.set_defaults(func=cmd_lab)
+
+    sp = sub.add_parser("student-copy", help="the notebooks without their solution cells")
+    sp.add_argument("--notebooks", default=str(root / "notebooks"))
+    sp.add_argument("--out", default=str(root / "student"))
+    sp.set_defaults(func=cmd_student)
 
     sp = sub.add_parser("app", help="serve a widget as a stand-alone web app (Voila, 127.0.0.1)")
     sp.add_argument("kind", choices=sorted(APPS), help="which widget")

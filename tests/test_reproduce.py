@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -146,3 +147,26 @@ def test_a_stalled_cell_is_retried_once_in_a_fresh_kernel(tmp_path):
                        timeout=4, progress=False)
     r = report.results[0]
     assert r.ok and r.retried, r.describe()
+
+
+def test_student_copy_drops_solutions(tmp_path, capsys):
+    nbs = tmp_path / "notebooks"
+    nbs.mkdir()
+    nb = new_notebook(cells=[new_markdown_cell("# t"), new_code_cell("QUICK = False"),
+                             new_code_cell("# your answer"), new_code_cell("answer = 42")])
+    nb.cells[1].metadata["tags"] = ["parameters"]
+    nb.cells[3].metadata["tags"] = ["solution"]
+    nbformat.write(nb, nbs / "01-x.ipynb")
+    assert cli.main(["student-copy", "--notebooks", str(nbs), "--out", str(tmp_path / "s")]) == 0
+    out = nbformat.read(tmp_path / "s" / "01-x.ipynb", as_version=4)
+    sources = [c.source for c in out.cells]
+    assert "# your answer" in sources and "answer = 42" not in sources
+    assert "1 student notebooks" in capsys.readouterr().out
+    # Every course notebook with an exercise has a solution cell to remove.
+    from ebmlab.reproduce import discover
+
+    root = Path(__file__).resolve().parent.parent
+    for path in discover(root / "notebooks"):
+        text = path.read_text()
+        if "## Exercise" in text:
+            assert '"solution"' in text, path.name
