@@ -64,18 +64,6 @@ def check_choice(name: str, value: object, choices: tuple) -> object:
     return value
 
 
-def check_points(x: object, dim: int, name: str = "x") -> torch.Tensor:
-    """Check that ``x`` is a floating tensor of shape ``(N, dim)``."""
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor of shape (N, {dim}), "
-                        f"got {type(x).__name__}")
-    if x.ndim != 2 or x.shape[1] != dim:
-        raise ValueError(f"{name} must have shape (N, {dim}), got {tuple(x.shape)}")
-    if not x.is_floating_point():
-        raise ValueError(f"{name} must be a floating-point tensor, got dtype {x.dtype}")
-    return x
-
-
 def make_generator(seed: int | torch.Generator | None, device: torch.device | str = "cpu"):
     """A seeded ``torch.Generator`` (``seed=None`` draws a fresh random seed)."""
     if isinstance(seed, torch.Generator):

@@ -79,9 +79,3 @@ def energy_on_grid(energy: Energy, grid: Grid, temperature: float = 1.0) -> torc
         raise ValueError(f"grid evaluation needs a 2-D energy, got dim={energy.dim}")
     return (energy_values(energy, grid.points) / temperature).reshape(grid.shape)
 
-
-def log_density_on_grid(energy: Energy, grid: Grid, temperature: float = 1.0) -> torch.Tensor:
-    """``log p_T(x) = -E(x)/T - log Z_T`` with ``log Z_T`` from the same grid: ``(ny, nx)``."""
-    e = energy_on_grid(energy, grid, temperature)
-    return -e - (torch.logsumexp(-e.reshape(-1), 0) + torch.log(torch.tensor(grid.cell_area,
-                                                                        dtype=e.dtype)))

@@ -137,6 +137,8 @@ def execute_notebook(path: str, output: str, fig_dir: str, parameters: dict[str,
             # messages), not the notebook's fault: run it once more in a fresh kernel.
             if attempt == 1 and "Timeout" in type(err).__name__:
                 retried = True
+                shutil.rmtree(fig)  # no half-written figures from the stalled attempt
+                fig.mkdir(parents=True)
                 continue
         break
     duration = time.perf_counter() - start

@@ -118,7 +118,7 @@ def test_samplerlab_settings_round_trip():
 
 
 def test_samplerlab_validation():
-    with pytest.raises(ValueError, match="samplers_"):
+    with pytest.raises(ValueError, match="samplers must name 1 to 3"):
         SamplerLab("ring", ())
     with pytest.raises(ValueError, match="nuts"):
         SamplerLab("ring", ("nuts",))

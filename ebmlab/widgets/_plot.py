@@ -6,35 +6,31 @@ widgets update data in place and never rebuild figures.
 
 from __future__ import annotations
 
-import math
-
 import contourpy
 import numpy as np
 import torch
 
 from ..energies.base import Energy
-from ..grid import energy_on_grid, make_grid
-from ..viz.landscape import mass_thresholds
+from ..grid import make_grid
+from ..viz.landscape import landscape_arrays, mass_thresholds
+from ..viz.style import OKABE_ITO
 
 VIEWS = ("density", "log_density", "energy")
-COLORS = ("#E69F00", "#56B4E9", "#009E73", "#D55E00", "#CC79A7", "#0072B2")
+COLORS = tuple(OKABE_ITO[i] for i in (1, 5, 2, 3, 4, 0))  # panel colours, one palette
 
 
 def view_arrays(energy: Energy, view: str, temperature: float, n: int = 200):
     """``(xs, ys, z, log_p, log_z)`` from one grid evaluation: ``z`` is the heatmap (clipped
     for display like ``viz``), ``log_z`` the quadrature ``log Z_T``."""
-    g = make_grid(energy.box, n)
-    e = energy_on_grid(energy, g, temperature)
-    log_z = float(torch.logsumexp(-e.reshape(-1), 0)) + math.log(g.cell_area)
-    log_p = (-e - log_z).numpy()
+    xs, ys, e, log_p = landscape_arrays(energy, "energy", temperature, n=n)  # e = E/T
+    log_z = float(-(e[0, 0] + log_p[0, 0]))  # log p = -E/T - log Z at every cell
     if view == "energy":
-        z = e.numpy()
-        z = np.minimum(z, np.quantile(z, 0.9))
+        z = np.minimum(e, np.quantile(e, 0.9))
     elif view == "log_density":
         z = np.maximum(log_p, log_p.max() - 15.0)
     else:
         z = np.exp(log_p)
-    return g.xs.numpy(), g.ys.numpy(), z, log_p, log_z
+    return xs, ys, z, log_p, log_z
 
 
 def contour_lines(xs, ys, log_p) -> tuple[list, list]:

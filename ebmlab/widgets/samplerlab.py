@@ -14,7 +14,8 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
-from .. import energies, samplers
+from .. import energies
+from .. import samplers as registry
 from ..diagnostics import ess, exact_marginals, mmd
 from ..energies.base import Energy
 from ..samplers import SamplerDivergence, initial_points
@@ -35,7 +36,7 @@ class _Panel:
 
     def __init__(self, lab: SamplerLab, index: int, name: str, hyper: dict | None) -> None:
         self.lab, self.index = lab, index
-        self.choice = widgets.Dropdown(options=[OFF, *samplers.names()], value=name,
+        self.choice = widgets.Dropdown(options=[OFF, *registry.names()], value=name,
                                        description=f"sampler {index + 1}", style=STYLE,
                                        layout=widgets.Layout(width="260px"))
         self.params = widgets.VBox()
@@ -55,7 +56,7 @@ class _Panel:
         if self.choice.value == OFF:
             self.params.children = []
             return
-        spec = samplers.spec(self.choice.value)
+        spec = registry.spec(self.choice.value)
         sliders = [slider_for(p, hyper.get(p.name)) for p in spec.params if p.name in LIVE_PARAMS]
         for s in sliders:
             s.continuous_update = False
@@ -64,12 +65,12 @@ class _Panel:
 
     def hyper(self) -> dict[str, Any]:
         h = {w.description: w.value for w in self.params.children}
-        if "adapt" in {p.name for p in samplers.spec(self.choice.value).params}:
+        if "adapt" in {p.name for p in registry.spec(self.choice.value).params}:
             h["adapt"] = 0  # live chains keep the step size you set
         return h
 
     def make_sampler(self):
-        return None if self.choice.value == OFF else samplers.get(self.choice.value,
+        return None if self.choice.value == OFF else registry.get(self.choice.value,
                                                                   **self.hyper())
 
     def _on_choice(self, _change) -> None:
@@ -135,7 +136,7 @@ class SamplerLab(widgets.VBox):
     ``SamplerLab.from_settings(s)`` rebuilds the same lab, seed included."""
 
     def __init__(self, energy: Energy | str | None = None,
-                 samplers_: tuple[str, ...] = ("rwm", "mala", "hmc"),
+                 samplers: tuple[str, ...] = ("rwm", "mala", "hmc"),
                  n_chains: int = 500, steps_per_frame: int = 2, seed: int = 0,
                  hyper: list[dict] | None = None, interval_ms: int = 60) -> None:
         if energy is None:
@@ -144,11 +145,11 @@ class SamplerLab(widgets.VBox):
             energy = energies.get(energy)
         if not isinstance(energy, Energy) or energy.dim != 2:
             raise ValueError("energy must be a 2-D ebmlab Energy or a registered name")
-        if not 1 <= len(samplers_) <= 3:
-            raise ValueError(f"samplers_ must name 1 to 3 samplers, got {len(samplers_)}")
-        for name in samplers_:
+        if not 1 <= len(samplers) <= 3:
+            raise ValueError(f"samplers must name 1 to 3 samplers, got {len(samplers)}")
+        for name in samplers:
             if name != OFF:
-                samplers.spec(name)
+                registry.spec(name)
         self.energy = energy
         self.last_frame_ms = float("nan")
         self.n_chains = widgets.IntSlider(value=n_chains, min=10, max=10_000, step=10,
@@ -170,9 +171,9 @@ class SamplerLab(widgets.VBox):
                        (self.step_button, "step"), (self.reset_button, "reset")):
             b.add_class(f"ebmlab-{cls}")
         self.status = widgets.HTML()
-        hyper = hyper or [{} for _ in samplers_]
+        hyper = hyper or [{} for _ in samplers]
         self.panels = [_Panel(self, i, name, hyper[i] if i < len(hyper) else {})
-                       for i, name in enumerate(samplers_)]
+                       for i, name in enumerate(samplers)]
         self._exact = self._exact_samples()
         # Draw the first frame into a plain Figure and only then wrap it in a FigureWidget:
         # updates made before the widget is displayed are not replayed in the browser.
