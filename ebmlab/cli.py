@@ -38,13 +38,14 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
-    from .reproduce import parse_value, reproduce
+    from .reproduce import parse_seeds, parse_value, reproduce
 
     params = {name: parse_value(value) for name, value in (args.param or [])}
     try:
+        seeds = None if args.seeds is None else parse_seeds(args.seeds, "--seeds")
         report = reproduce(only=args.only, quick=args.quick, parameters=params, jobs=args.jobs,
                            dask=args.dask, notebooks_dir=args.notebooks, out_dir=args.outputs,
-                           fig_root=args.figures, timeout=args.timeout)
+                           fig_root=args.figures, timeout=args.timeout, seeds=seeds)
     except ValueError as err:
         print(f"ebmlab reproduce: error: {err}", file=sys.stderr)
         return 2
@@ -150,7 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
     common(sp)
     sp.set_defaults(func=cmd_list)
 
-    sp = sub.add_parser("reproduce", help="execute notebooks headlessly and collect figures")
+    sp = sub.add_parser("reproduce", help="execute notebooks headlessly; collect figures, "
+                                          "recorded numbers and a manifest")
     common(sp)
     sp.add_argument("--outputs", default=str(root / "outputs"), help="executed notebooks folder")
     sp.add_argument("--quick", action="store_true", help="inject QUICK=True (fast profile)")
@@ -158,6 +160,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="run only notebooks whose name starts with NN (repeatable)")
     sp.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"),
                     help="override a parameter, e.g. -p SEED 3 (repeatable)")
+    sp.add_argument("--seeds", metavar="SEEDS",
+                    help="run every notebook once per seed, e.g. 0-7 or 0,3,5 (SEED injected; "
+                         "outputs in seed-<s>/ folders; table of status and mean ± sd)")
     sp.add_argument("--jobs", "-j", type=int, default=1, help="notebooks run in parallel")
     sp.add_argument("--dask", metavar="ADDRESS", help="run on a Dask cluster (shared files)")
     sp.add_argument("--timeout", type=float, default=900.0, help="seconds per cell")
