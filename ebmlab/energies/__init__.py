@@ -1,9 +1,12 @@
 """Energies ``E(x)``, ``x: (N, D) -> (N,)``, defining ``p_T(x) ∝ exp(-E(x)/T)``.
 
-Use ``names()`` / ``get(name, **params)`` for the registered 2-D landscapes.
+Use ``names()`` / ``get(name, **params)`` for the registered 2-D landscapes. Each energy
+declares its capabilities (``has_exact_log_z``, ``has_exact_sampler``, ``has_analytic_grad``,
+``modes()``); ``box`` is its plotting view and ``domain`` where grid numerics are trusted.
 """
 
-from .base import Box, Energy, EnergySpec, Param, Sum, Tempered, get, names, register, spec
+from .base import Box, Energy, EnergySpec, Param, get, names, register, spec
+from .composition import Sum, Tempered
 from .gaussian import Gaussian, GaussianMixture
 from .landscapes import Banana, Donut, DoubleWell, Funnel, Rastrigin, Squiggle
 from .neural import LearnableGaussian, MLPEnergy

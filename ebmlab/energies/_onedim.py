@@ -87,3 +87,32 @@ def rejection_sample(
         out.append(x[keep].numpy())
         have += int(keep.sum())
     return np.concatenate(out)[:n]
+
+
+def interval(log_f: LogF, modes: Sequence[float], scale: float,
+             nats: float = 25.0) -> tuple[float, float]:
+    """Tightest ``[lo, hi]`` (to ~1e-3 ``scale``) beyond which ``log f < max log f - nats``.
+
+    Same assumptions as :func:`support`. At ``nats = 25`` the density at the ends is
+    ``e^-25 ≈ 1e-11`` of its peak; for the (sub-)Gaussian tails here the mass outside is
+    smaller still.
+    """
+    modes = np.asarray(modes, dtype=float)
+    top = float(np.max(log_f(modes)))
+    cut = top - nats
+
+    def outward(start: float, sign: float) -> float:
+        inside, step = 0.0, scale  # log f(start + sign·inside) >= cut is known
+        while log_f(np.array([start + sign * (inside + step)]))[0] >= cut:
+            inside += step
+            step *= 2.0
+        outside = inside + step
+        while outside - inside > 1e-3 * scale:
+            mid = 0.5 * (inside + outside)
+            if log_f(np.array([start + sign * mid]))[0] >= cut:
+                inside = mid
+            else:
+                outside = mid
+        return start + sign * outside
+
+    return outward(float(modes.min()), -1.0), outward(float(modes.max()), 1.0)

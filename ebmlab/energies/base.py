@@ -1,37 +1,93 @@
-"""The ``Energy`` interface, declared parameters and the registry of named landscapes.
+"""The ``Energy`` interface, its declared capabilities, declared parameters and the registry
+of named landscapes.
 
 An energy defines the Boltzmann density ``p_T(x) = exp(-E(x)/T) / Z_T`` with
-``Z_T = ∫ exp(-E(x)/T) dx``. Every energy is a ``torch.nn.Module`` whose
-``forward(x)`` maps ``x: (N, D) -> (N,)``.
+``Z_T = ∫ exp(-E(x)/T) dx``. Every energy is a ``torch.nn.Module``; ``forward(x)`` (here,
+final) checks ``x: (N, D)`` once and calls the subclass's ``_energy(x) -> (N,)``.
+
+Capabilities are declared on the class (or, where they depend on the instance, set in
+``__init__``), never discovered by running: ``exact_log_z``, ``exact_sampler``,
+``analytic_grad`` and ``exact_when_tempered``; ``modes()`` / ``mode_weights()`` return known
+minima and their masses, or ``None``.
+
+Composition (``E1 + E2``, ``E.tempered(T)``) builds the classes of ``composition.py``, which
+installs them here when the package is imported, so this module imports nothing back.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import ClassVar, final
 
 import torch
 
 from .._checks import check_int, check_real, make_generator
-from ..params import Param
 
 Box = tuple[float, float, float, float]
 
+LOG_2PI = math.log(2.0 * math.pi)
+
+
+def widen_box(box: Box, factor: float, dim: int = 2) -> Box:
+    """``box`` scaled by ``factor`` about its centre (only the x range when ``dim == 1``)."""
+    cx, hx = (box[0] + box[1]) / 2, factor * (box[1] - box[0]) / 2
+    if dim == 1:
+        return (cx - hx, cx + hx, box[2], box[3])
+    cy, hy = (box[2] + box[3]) / 2, factor * (box[3] - box[2]) / 2
+    return (cx - hx, cx + hx, cy - hy, cy + hy)
+
 
 class Energy(torch.nn.Module):
-    """Base class: ``forward(x: (N, D)) -> (N,)``.
+    """Base class: ``E(x)``, ``x: (N, D) -> (N,)``.
 
-    Subclasses may define ``_grad(x)`` (analytic ``∇E``), ``_log_z_at(T)`` (exact
-    ``log Z_T``) and ``_sample_at(n, T, generator)`` (exact samples of ``p_T``);
-    otherwise ``grad`` falls back to autograd and the others raise
-    ``NotImplementedError``.
+    Subclasses define ``_energy(x)`` (called after the input check) and declare what they
+    provide:
+
+    - ``analytic_grad``: ``_grad(x)`` is an analytic ``∇E`` (otherwise ``grad`` uses autograd);
+      ``_value_and_grad(x)`` may be overridden to share work between the two.
+    - ``exact_log_z``: ``_log_z_at(T)`` returns the exact ``log Z`` (at ``T = 1``).
+    - ``exact_sampler``: ``_sample_at(n, T, gen)`` returns exact samples (at ``T = 1``).
+    - ``exact_when_tempered``: both of the above also hold for ``E/T`` at every ``T > 0``
+      (``Tempered`` reads this to declare its own capabilities).
+
+    Methods that are not provided raise ``NotImplementedError``. ``modes()`` and
+    ``_mode_weights_at(T)`` return ``None`` unless a subclass knows its minima.
+
+    ``box`` is the 2-D plotting view; ``domain`` is the region where grid numerics
+    (quadrature ``log Z``, grid KL/TV, basin masses) are trusted — see ``domain``.
     """
 
-    def __init__(self, dim: int, box: Box | None = None) -> None:
+    exact_log_z: ClassVar[bool] = False
+    exact_sampler: ClassVar[bool] = False
+    exact_when_tempered: ClassVar[bool] = False
+    analytic_grad: ClassVar[bool] = False
+
+    # The generic product of experts and tempered wrapper (composition.py installs them).
+    _sum_cls: ClassVar[Callable[..., Energy]]
+    _tempered_cls: ClassVar[Callable[..., Energy]]
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        own = cls.__dict__
+        if "forward" in own:  # the pre-``_energy`` pattern: keep it working, keep forward final
+            if "_energy" in own:
+                raise TypeError(f"{cls.__qualname__} defines both forward and _energy; "
+                                "define only _energy (Energy.forward checks x, then calls it)")
+            warnings.warn(
+                f"{cls.__qualname__} overrides Energy.forward; define _energy(x) instead "
+                "(Energy.forward checks the shape of x once, then calls _energy)",
+                DeprecationWarning, stacklevel=2)
+            cls._energy = own["forward"]
+            delattr(cls, "forward")
+
+    def __init__(self, dim: int, box: Box | None = None, domain: Box | None = None) -> None:
         super().__init__()
         self.dim = check_int("dim", dim, ge=1)
         self._box = box
+        self._domain = domain
         self._cast_cache: dict = {}
 
     def _p(self, name: str, x: torch.Tensor) -> torch.Tensor:
@@ -47,38 +103,60 @@ class Energy(torch.nn.Module):
         self._cast_cache = {}
         return super()._apply(fn, recurse)
 
-    # -- energy and gradient ------------------------------------------------------
+    # -- declared capabilities (read-only views of the declarations) ----------------
     @property
     def has_analytic_grad(self) -> bool:
-        return type(self)._grad is not Energy._grad
+        return self.analytic_grad
+
+    @property
+    def has_exact_log_z(self) -> bool:
+        return self.exact_log_z
+
+    @property
+    def has_exact_sampler(self) -> bool:
+        return self.exact_sampler
+
+    # -- energy and gradient: validated once, here ------------------------------------
+    def _validate(self, x: object) -> None:
+        """Shape check only: two attribute reads, no tensor operation, no device sync."""
+        if not isinstance(x, torch.Tensor) or x.ndim != 2 or x.shape[1] != self.dim:
+            got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+            raise ValueError(f"x must be a tensor of shape (N, {self.dim}) for "
+                             f"{type(self).__name__}, got {got}")
+
+    @final
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``E(x)``: ``(N, D) -> (N,)``."""
+        self._validate(x)
+        return self._energy(x)
+
+    def _energy(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError(f"{type(self).__name__} must define _energy(x)")
 
     def _grad(self, x: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} declares no analytic gradient")
 
-    def _check(self, x: torch.Tensor) -> None:
-        if x.ndim != 2 or x.shape[-1] != self.dim:
-            raise ValueError(
-                f"x must have shape (N, {self.dim}) for {type(self).__name__}, "
-                f"got {tuple(x.shape)}"
-            )
+    def _value_and_grad(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.has_analytic_grad:
+            return self._energy(x), self._grad(x)
+        with torch.enable_grad():
+            xg = x.detach().requires_grad_(True)
+            e = self._energy(xg)
+            (g,) = torch.autograd.grad(e.sum(), xg)
+        return e.detach(), g
 
+    @final
     def grad(self, x: torch.Tensor) -> torch.Tensor:
-        """``∇E(x)``: ``(N, D) -> (N, D)``; analytic where defined, autograd otherwise."""
-        self._check(x)
+        """``∇E(x)``: ``(N, D) -> (N, D)``; analytic where declared, autograd otherwise."""
+        self._validate(x)
         if self.has_analytic_grad:
             return self._grad(x)
-        return self.value_and_grad(x)[1]
+        return self._value_and_grad(x)[1]
 
     def value_and_grad(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(E(x), ∇E(x))``: ``(N, D) -> ((N,), (N, D))``."""
-        self._check(x)
-        if self.has_analytic_grad:
-            return self.forward(x), self._grad(x)
-        with torch.enable_grad():
-            xg = x.detach().requires_grad_(True)
-            e = self.forward(xg)
-            (g,) = torch.autograd.grad(e.sum(), xg)
-        return e.detach(), g
+        self._validate(x)
+        return self._value_and_grad(x)
 
     # -- normaliser and exact samples -------------------------------------------
     def _log_z_at(self, temperature: float) -> float:
@@ -107,45 +185,79 @@ class Energy(torch.nn.Module):
         gen = make_generator(seed, self._device())
         return self._sample_at(n, 1.0, gen)
 
-    @property
-    def has_exact_log_z(self) -> bool:
-        try:
-            self.log_z()
-        except NotImplementedError:
-            return False
-        return True
+    # -- known modes ----------------------------------------------------------------
+    def modes(self) -> torch.Tensor | None:
+        """Known local minima of ``E`` as a ``(K, D)`` float64 tensor, or ``None`` when they
+        are not known as a finite list (a ring of minima, a lattice, a network)."""
+        return None
 
-    @property
-    def has_exact_sampler(self) -> bool:
-        try:
-            self.sample(1, seed=0)
-        except NotImplementedError:
-            return False
-        return True
+    def mode_weights(self) -> torch.Tensor | None:
+        """Probability carried by each of ``modes()``: ``(K,)`` float64 summing to 1, or
+        ``None`` when not known exactly. What "carried by" means is the subclass's (mixture
+        weights; a double well's mass on each side of its barrier); it is not the mass of the
+        nearest-mode cells that ``el.diagnostics.mass_per_mode`` counts, though the two
+        agree up to the overlap between modes."""
+        return self._mode_weights_at(1.0)
+
+    def _mode_weights_at(self, temperature: float) -> torch.Tensor | None:
+        return None
 
     # -- composition ------------------------------------------------------------
     def tempered(self, temperature: float) -> Energy:
         """``E(x) / T``: the Boltzmann density at temperature ``T``."""
-        return Tempered(self, temperature)
+        return self._tempered_cls(self, temperature)
 
-    def __add__(self, other: Energy) -> Energy:
+    def _combine(self, other: Energy) -> Energy | None:
+        """Hook for ``self + other`` (same ``dim``): an exact energy equal to the sum, or
+        ``None`` to fall back to the generic ``Sum``. Addition commutes, so ``a + b`` asks
+        ``a._combine(b)`` and then ``b._combine(a)``."""
+        return None
+
+    def __add__(self, other: object) -> Energy:
         """``E1 + E2``: a product of experts, ``p ∝ exp(-E1) exp(-E2)``."""
         if isinstance(other, (int, float)) and other == 0:
             return self
-        return Sum(self, other)
+        if not isinstance(other, Energy):
+            raise TypeError(f"can only add Energy objects, got {type(other).__name__}")
+        if other.dim != self.dim:
+            raise ValueError(f"energies must have the same dim to be added, "
+                             f"got dims {sorted({self.dim, other.dim})}")
+        exact = self._combine(other)
+        if exact is None:
+            exact = other._combine(self)
+        return exact if exact is not None else self._sum_cls(self, other)
 
     def __radd__(self, other: object) -> Energy:
         if isinstance(other, (int, float)) and other == 0:  # sum([...]) starts at 0
             return self
         return NotImplemented
 
-    # -- plotting box -------------------------------------------------------------
+    # -- plotting box and numerical domain ------------------------------------------
     @property
     def box(self) -> Box:
-        """Default 2-D plotting box ``(xmin, xmax, ymin, ymax)`` (first two coordinates)."""
+        """2-D plotting view ``(xmin, xmax, ymin, ymax)`` of the first two coordinates
+        (``(xmin, xmax, 0, 1)`` in 1-D). Only for figures; numerics use ``domain``."""
         if self._box is not None:
             return self._box
         return (-4.0, 4.0, -4.0, 4.0) if self.dim >= 2 else (-4.0, 4.0, 0.0, 1.0)
+
+    @property
+    def domain(self) -> Box:
+        """Region ``(xmin, xmax, ymin, ymax)`` (first two coordinates; ``(xmin, xmax, 0, 1)``
+        in 1-D) where grid numerics are trusted: quadrature ``log Z``, grid KL / TV, basin
+        masses and exact marginals integrate over it by default.
+
+        Analytic landscapes derive it from their parameters so that the mass outside is
+        negligible (below ~1e-8, see each class); this default — for energies without such a
+        bound — is the plotting box widened by 30 % (and by ``√T`` more when tempered
+        hotter), or the ``domain`` given to the constructor.
+        """
+        return self._domain_at(1.0)
+
+    def _domain_at(self, temperature: float) -> Box:
+        if self._domain is not None:
+            return self._domain
+        return widen_box(self.box, 1.3 * max(1.0, math.sqrt(temperature)), self.dim)
 
     # -- helpers ----------------------------------------------------------------------
     def _device(self) -> torch.device:
@@ -162,109 +274,34 @@ class Energy(torch.nn.Module):
         return torch.get_default_dtype()
 
 
-class Tempered(Energy):
-    """``E_T(x) = E(x) / T``; ``log Z`` and exact samples delegate to the base at ``T``."""
-
-    def __init__(self, base: Energy, temperature: float) -> None:
-        t = check_real("temperature", temperature, gt=0.0)
-        if isinstance(base, Tempered):  # (E / T1) / T2 = E / (T1 T2)
-            t, base = t * base.temperature, base.base
-        super().__init__(base.dim)
-        self.base = base
-        self.temperature = t
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.base(x) / self.temperature
-
-    @property
-    def has_analytic_grad(self) -> bool:
-        return self.base.has_analytic_grad
-
-    def _grad(self, x: torch.Tensor) -> torch.Tensor:
-        return self.base.grad(x) / self.temperature
-
-    def _log_z_at(self, temperature: float) -> float:
-        return self.base._log_z_at(self.temperature * temperature)
-
-    def _sample_at(self, n: int, temperature: float, gen: torch.Generator) -> torch.Tensor:
-        return self.base._sample_at(n, self.temperature * temperature, gen)
-
-    @property
-    def box(self) -> Box:
-        return self.base.box
-
-    def extra_repr(self) -> str:
-        return f"temperature={self.temperature:g}"
-
-
-class Sum(Energy):
-    """``E(x) = Σ_i E_i(x)``: the product of experts ``p ∝ Π_i exp(-E_i)``."""
-
-    def __init__(self, *terms: Energy) -> None:
-        flat: list[Energy] = []
-        for t in terms:
-            if not isinstance(t, Energy):
-                raise TypeError(f"can only add Energy objects, got {type(t).__name__}")
-            flat.extend(t.terms if isinstance(t, Sum) else [t])
-        dims = {t.dim for t in flat}
-        if len(dims) != 1:
-            raise ValueError(f"energies must have the same dim to be added, "
-                             f"got dims {sorted(dims)}")
-        super().__init__(flat[0].dim)
-        self.terms = torch.nn.ModuleList(flat)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.terms[0](x)
-        for t in self.terms[1:]:
-            out = out + t(x)
-        return out
-
-    @property
-    def has_analytic_grad(self) -> bool:
-        return all(t.has_analytic_grad for t in self.terms)
-
-    def _grad(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.terms[0].grad(x)
-        for t in self.terms[1:]:
-            out = out + t.grad(x)
-        return out
-
-    def _gaussian_product(self):
-        from .gaussian import Gaussian
-
-        if all(isinstance(t, Gaussian) for t in self.terms):
-            return Gaussian.product(*self.terms)
-        return None
-
-    def _log_z_at(self, temperature: float) -> float:
-        prod = self._gaussian_product()
-        if prod is None:
-            return super()._log_z_at(temperature)
-        gauss, offset = prod  # E(x) = E_gauss(x) + offset
-        return gauss._log_z_at(temperature) - offset / temperature
-
-    def _sample_at(self, n: int, temperature: float, gen: torch.Generator) -> torch.Tensor:
-        prod = self._gaussian_product()
-        if prod is None:
-            return super()._sample_at(n, temperature, gen)
-        return prod[0]._sample_at(n, temperature, gen)
-
-    @property
-    def box(self) -> Box:
-        boxes = [t.box for t in self.terms]  # the product lives where all experts agree
-        lo_x, hi_x = max(b[0] for b in boxes), min(b[1] for b in boxes)
-        lo_y, hi_y = max(b[2] for b in boxes), min(b[3] for b in boxes)
-        if lo_x >= hi_x or lo_y >= hi_y:
-            return boxes[0]
-        return (lo_x, hi_x, lo_y, hi_y)
-
-
 # -- declared parameters and the registry ------------------------------------------
 
 
 @dataclass(frozen=True)
+class Param:
+    """A declared, bounded parameter: widgets build sliders from these."""
+
+    name: str
+    default: float
+    low: float
+    high: float
+    integer: bool = False
+    log: bool = False
+    doc: str = ""
+
+    def validate(self, value: object) -> float | int:
+        if self.integer:
+            return check_int(self.name, value, ge=int(self.low), le=int(self.high))
+        return check_real(self.name, value, ge=self.low, le=self.high)
+
+
+@dataclass(frozen=True)
 class EnergySpec:
-    """A named landscape: its factory and its declared parameters."""
+    """A named landscape: its factory and its declared parameters.
+
+    ``tags`` are free descriptive labels (e.g. ``"multimodal"``) for listings; capabilities
+    (exact log Z, exact sampler, gradient, modes) are declared by the energy class itself.
+    """
 
     name: str
     factory: Callable[..., Energy]
@@ -324,6 +361,3 @@ def spec(name: str) -> EnergySpec:
 def get(name: str, **params: object) -> Energy:
     """Build the registered landscape ``name`` with its defaults overridden by ``params``."""
     return spec(name).build(**params)
-
-
-LOG_2PI = math.log(2.0 * math.pi)

@@ -8,7 +8,11 @@ from collections.abc import Sequence
 import torch
 
 from .._checks import check_int, check_real
-from .base import LOG_2PI, Energy, Param, register
+from .base import LOG_2PI, Box, Energy, Param, register
+
+# Grid numerics trust ``mean ± 6 sd`` per axis: by a union bound over the two axes the mass
+# outside is below 4 Φ(-6) ≈ 4e-9 (at temperature T the sd is scaled by √T).
+_DOMAIN_SDS = 6.0
 
 
 def _as_tensor(name: str, value: object) -> torch.Tensor:
@@ -37,12 +41,20 @@ def _check_spd(name: str, cov: torch.Tensor) -> torch.Tensor:
 
 
 class Gaussian(Energy):
-    """``E(x) = ½ (x-μ)ᵀ Σ⁻¹ (x-μ)``; ``log Z_T = D/2 log 2πT + ½ log det Σ``.
+    """``E(x) = ½ (x-μ)ᵀ Σ⁻¹ (x-μ) + c``; ``log Z_T = D/2 log 2πT + ½ log det Σ - c/T``.
 
-    ``mean: (D,)``, ``cov: (D, D)`` symmetric positive definite; ``x: (N, D) -> (N,)``.
+    ``mean: (D,)``, ``cov: (D, D)`` symmetric positive definite, ``offset`` the constant
+    ``c`` (0 by default; products of Gaussians carry one); ``x: (N, D) -> (N,)``.
+    ``G1 + G2`` is again a ``Gaussian`` (precisions add), with an exact ``log Z`` and sampler.
     """
 
-    def __init__(self, mean: Sequence[float] | torch.Tensor, cov: Sequence | torch.Tensor) -> None:
+    exact_log_z = True
+    exact_sampler = True
+    exact_when_tempered = True
+    analytic_grad = True
+
+    def __init__(self, mean: Sequence[float] | torch.Tensor, cov: Sequence | torch.Tensor,
+                 offset: float = 0.0) -> None:
         mean_t = _as_tensor("mean", mean)
         if mean_t.ndim != 1 or mean_t.numel() < 1:
             raise ValueError(f"mean must be a vector of shape (D,), "
@@ -53,6 +65,7 @@ class Gaussian(Energy):
             raise ValueError(f"cov must have shape ({d}, {d}) to match mean, "
                              f"got {tuple(cov_t.shape)}")
         chol = _check_spd("cov", cov_t)
+        self.offset = check_real("offset", offset)
         super().__init__(d)
         self.register_buffer("mean", mean_t)
         self.register_buffer("cov", cov_t)
@@ -70,50 +83,69 @@ class Gaussian(Energy):
         return cls(m, torch.eye(dim) * std**2)
 
     @classmethod
-    def product(cls, *experts: Gaussian) -> tuple[Gaussian, float]:
-        """``Σ_i E_i(x) = E_g(x) + c``: precisions add, ``μ = P⁻¹ Σ P_i μ_i``; returns ``(g, c)``.
-        """
+    def product(cls, *experts: Gaussian) -> Gaussian:
+        """``Σ_i E_i(x)`` as one ``Gaussian``: precisions add, ``μ = P⁻¹ Σ P_i μ_i``, and the
+        offset ``c = Σ_i (c_i + ½ μ_iᵀ P_i μ_i) - ½ μᵀ P μ`` keeps the energy exactly equal."""
         prec = sum(e.precision.double() for e in experts)
         lin = sum(e.precision.double() @ e.mean.double() for e in experts)
         cov = torch.linalg.inv(prec)
         cov = 0.5 * (cov + cov.T)
         mean = cov @ lin
-        const = 0.5 * sum(
-            float(e.mean.double() @ e.precision.double() @ e.mean.double()) for e in experts
+        const = sum(
+            e.offset + 0.5 * float(e.mean.double() @ e.precision.double() @ e.mean.double())
+            for e in experts
         ) - 0.5 * float(mean @ prec @ mean)
-        return cls(mean, cov), const
+        return cls(mean, cov, offset=const)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self._check(x)
-        d = x - self._p("mean", x)
-        return 0.5 * ((d @ self._p("precision", x)) * d).sum(-1)
+    def _combine(self, other: Energy) -> Energy | None:
+        return Gaussian.product(self, other) if isinstance(other, Gaussian) else None
+
+    def _energy(self, x: torch.Tensor) -> torch.Tensor:
+        d = x if self._zero_mean else x - self._p("mean", x)
+        e = 0.5 * ((d @ self._p("precision", x)) * d).sum(-1)
+        return e + self.offset if self.offset else e
 
     def _grad(self, x: torch.Tensor) -> torch.Tensor:
-        return (x - self._p("mean", x)) @ self._p("precision", x)
+        d = x if self._zero_mean else x - self._p("mean", x)
+        return d @ self._p("precision", x)
 
-    def value_and_grad(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        self._check(x)
+    def _value_and_grad(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         d = x if self._zero_mean else x - self._p("mean", x)
         g = d @ self._p("precision", x)  # one matrix product serves both
-        return 0.5 * (g * d).sum(-1), g
+        e = 0.5 * (g * d).sum(-1)
+        return (e + self.offset if self.offset else e), g
 
     def _log_z_at(self, temperature: float) -> float:
-        return 0.5 * self.dim * (LOG_2PI + math.log(temperature)) + 0.5 * self._logdet
+        return (0.5 * self.dim * (LOG_2PI + math.log(temperature)) + 0.5 * self._logdet
+                - self.offset / temperature)
 
     def _sample_at(self, n: int, temperature: float, gen: torch.Generator) -> torch.Tensor:
         z = torch.randn(n, self.dim, generator=gen, dtype=self.mean.dtype, device=self.mean.device)
         x = self.mean + math.sqrt(temperature) * z @ self.chol.T
         return x.to(torch.get_default_dtype())
 
-    @property
-    def box(self):
-        if self._box is not None:
-            return self._box
-        sd = torch.sqrt(torch.diagonal(self.cov)).tolist()
+    def modes(self) -> torch.Tensor:
+        return self.mean.detach().double()[None].clone()
+
+    def _mode_weights_at(self, temperature: float) -> torch.Tensor:
+        return torch.ones(1, dtype=torch.float64)
+
+    def _view(self, sds: float) -> Box:
+        sd = (sds * torch.sqrt(torch.diagonal(self.cov))).tolist()
         m = self.mean.tolist()
         if self.dim == 1:
-            return (m[0] - 4.5 * sd[0], m[0] + 4.5 * sd[0], 0.0, 1.0)
-        return (m[0] - 4.5 * sd[0], m[0] + 4.5 * sd[0], m[1] - 4.5 * sd[1], m[1] + 4.5 * sd[1])
+            return (m[0] - sd[0], m[0] + sd[0], 0.0, 1.0)
+        return (m[0] - sd[0], m[0] + sd[0], m[1] - sd[1], m[1] + sd[1])
+
+    @property
+    def box(self) -> Box:
+        return self._box if self._box is not None else self._view(4.5)
+
+    def _domain_at(self, temperature: float) -> Box:
+        return self._view(_DOMAIN_SDS * math.sqrt(temperature))
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}" + (f", offset={self.offset:g}" if self.offset else "")
 
 
 class GaussianMixture(Energy):
@@ -121,7 +153,13 @@ class GaussianMixture(Energy):
 
     ``weights: (K,)`` positive (normalised here), ``means: (K, D)``, ``covs``: ``(K, D, D)``,
     or ``(K,)`` / a float for isotropic standard deviations. ``x: (N, D) -> (N,)``.
+    Exact ``log Z`` and samples at ``T = 1`` only; ``modes()`` are the component means
+    (the minima up to the overlap between components) and ``mode_weights()`` the weights.
     """
+
+    exact_log_z = True
+    exact_sampler = True
+    analytic_grad = True
 
     def __init__(self, weights, means, covs) -> None:
         means_t = _as_tensor("means", means)
@@ -246,8 +284,7 @@ class GaussianMixture(Energy):
         # ∇E = x/σ² - Σ_k r_k μ_k/σ², computed as (D, K) @ (K, N): the long axis stays last.
         return e, (x * iv).sub_((sm.T @ ex.div_(s)).T)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self._check(x)
+    def _energy(self, x: torch.Tensor) -> torch.Tensor:
         if self.inv_var is not None:
             return self._iso(x, False)[0]
         return -self._lse(self._logits(x)[0])[0]
@@ -259,8 +296,7 @@ class GaussianMixture(Energy):
         resp = self._lse(logits)[1]
         return (resp[..., None] * pd).sum(1)
 
-    def value_and_grad(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        self._check(x)
+    def _value_and_grad(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if self.inv_var is not None:
             return self._iso(x, True)
         logits, pd = self._logits(x)
@@ -269,7 +305,7 @@ class GaussianMixture(Energy):
 
     def responsibilities(self, x: torch.Tensor) -> torch.Tensor:
         """Posterior mode probabilities ``r_k(x) = w_k N_k(x) / Σ_j w_j N_j(x)``: ``(N, K)``."""
-        self._check(x)
+        self._validate(x)
         return self._lse(self._logits(x)[0])[1]
 
     def _log_z_at(self, temperature: float) -> float:
@@ -298,16 +334,28 @@ class GaussianMixture(Energy):
                   * (self.covs + self.means[:, :, None] * self.means[:, None, :])).sum(0)
         return second - m[:, None] * m[None, :]
 
-    @property
-    def box(self):
-        if self._box is not None:
-            return self._box
+    def modes(self) -> torch.Tensor:
+        return self.means.detach().double().clone()
+
+    def _mode_weights_at(self, temperature: float) -> torch.Tensor | None:
+        return self.weights.detach().double().clone() if temperature == 1.0 else None
+
+    def _view(self, sds: float) -> Box:
         sd = torch.sqrt(torch.diagonal(self.covs, dim1=-2, dim2=-1))  # (K, D)
-        lo = (self.means - 4.5 * sd).min(0).values.tolist()
-        hi = (self.means + 4.5 * sd).max(0).values.tolist()
+        lo = (self.means - sds * sd).min(0).values.tolist()
+        hi = (self.means + sds * sd).max(0).values.tolist()
         if self.dim == 1:
             return (lo[0], hi[0], 0.0, 1.0)
         return (lo[0], hi[0], lo[1], hi[1])
+
+    @property
+    def box(self) -> Box:
+        return self._box if self._box is not None else self._view(4.5)
+
+    def _domain_at(self, temperature: float) -> Box:
+        # Every component's mean ± 6 sd (mass outside < 4e-9 at T = 1); at other T the
+        # tempered mixture's tails are those of its components' with sd·√T.
+        return self._view(_DOMAIN_SDS * math.sqrt(temperature))
 
 
 # -- registered 2-D landscapes ---------------------------------------------------------
@@ -317,7 +365,7 @@ class GaussianMixture(Energy):
     Param("sigma_x", 1.0, 0.2, 3.0, doc="standard deviation along x"),
     Param("sigma_y", 1.0, 0.2, 3.0, doc="standard deviation along y"),
     Param("rho", 0.0, -0.95, 0.95, doc="correlation"),
-), doc="Correlated 2-D Gaussian.", tags=("exact",))
+), doc="Correlated 2-D Gaussian.")
 def _gaussian(sigma_x: float, sigma_y: float, rho: float) -> Gaussian:
     c = rho * sigma_x * sigma_y
     return Gaussian(torch.zeros(2), torch.tensor([[sigma_x**2, c], [c, sigma_y**2]]))
@@ -327,7 +375,7 @@ def _gaussian(sigma_x: float, sigma_y: float, rho: float) -> Gaussian:
     Param("n_modes", 8, 2, 16, integer=True, doc="number of modes"),
     Param("radius", 4.0, 1.0, 6.0, doc="ring radius"),
     Param("std", 0.5, 0.1, 2.0, doc="standard deviation of each mode"),
-), doc="Equal Gaussian modes on a circle.", tags=("exact", "multimodal"))
+), doc="Equal Gaussian modes on a circle.", tags=("multimodal",))
 def _ring(n_modes: int, radius: float, std: float) -> GaussianMixture:
     return GaussianMixture.ring(n_modes, radius, std)
 
@@ -336,7 +384,7 @@ def _ring(n_modes: int, radius: float, std: float) -> GaussianMixture:
     Param("n_per_side", 3, 2, 5, integer=True, doc="modes per side"),
     Param("spacing", 3.0, 1.0, 5.0, doc="distance between neighbouring modes"),
     Param("std", 0.5, 0.1, 2.0, doc="standard deviation of each mode"),
-), doc="Equal Gaussian modes on a square grid.", tags=("exact", "multimodal"))
+), doc="Equal Gaussian modes on a square grid.", tags=("multimodal",))
 def _grid(n_per_side: int, spacing: float, std: float) -> GaussianMixture:
     return GaussianMixture.grid(n_per_side, spacing, std)
 
@@ -345,7 +393,7 @@ def _grid(n_per_side: int, spacing: float, std: float) -> GaussianMixture:
     Param("separation", 6.0, 0.0, 10.0, doc="distance between the two modes"),
     Param("weight", 0.7, 0.05, 0.95, doc="weight of the left mode"),
     Param("std", 0.7, 0.2, 2.0, doc="standard deviation of each mode"),
-), doc="Two Gaussian modes with unequal weights.", tags=("exact", "multimodal"))
+), doc="Two Gaussian modes with unequal weights.", tags=("multimodal",))
 def _bimodal(separation: float, weight: float, std: float) -> GaussianMixture:
     h = separation / 2
     return GaussianMixture([weight, 1.0 - weight], [[-h, 0.0], [h, 0.0]], [std, std])
