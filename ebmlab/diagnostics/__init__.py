@@ -1,6 +1,6 @@
-"""Diagnostics: grid numerics (quadrature log Z, grid KL / TV, basin masses), chain
-diagnostics (ESS, R-hat, autocorrelation, acceptance, moment errors) and sample
-discrepancies (MMD, kernel Stein discrepancy)."""
+"""Diagnostics: grid numerics (quadrature log Z, grid KL / TV, basin masses), the mass of
+samples per declared mode, chain diagnostics (ESS, R-hat, autocorrelation, acceptance,
+moment errors) and sample discrepancies (MMD, kernel Stein discrepancy)."""
 
 from .chains import (
     acceptance_summary,
@@ -11,6 +11,7 @@ from .chains import (
     rhat,
 )
 from .discrepancy import ksd, median_bandwidth, mmd, mmd_test
+from .modes import mass_per_mode
 from .quadrature import (
     basin_masses,
     cell_probabilities,
@@ -24,6 +25,6 @@ from .quadrature import (
 __all__ = [
     "acceptance_summary", "autocorrelation", "basin_masses", "cell_probabilities",
     "energy_values", "ess", "exact_marginals", "grid_kl", "grid_tv",
-    "integrated_autocorrelation_time", "ksd", "log_z_quadrature", "median_bandwidth", "mmd",
-    "mmd_test", "moment_errors", "rhat",
+    "integrated_autocorrelation_time", "ksd", "log_z_quadrature", "mass_per_mode",
+    "median_bandwidth", "mmd", "mmd_test", "moment_errors", "rhat",
 ]
