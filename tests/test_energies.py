@@ -17,6 +17,7 @@ from ebmlab.energies import (
     Funnel,
     Gaussian,
     GaussianMixture,
+    LearnableGaussian,
     MLPEnergy,
     Rastrigin,
     Squiggle,
@@ -25,12 +26,6 @@ from ebmlab.grid import energy_on_grid, make_grid
 
 REQUIRED = {"gaussian", "ring", "grid", "double_well", "banana", "funnel", "donut", "squiggle",
             "rastrigin", "bimodal"}
-
-
-def enlarged(box, f=1.3):
-    cx, cy = (box[0] + box[1]) / 2, (box[2] + box[3]) / 2
-    hx, hy = f * (box[1] - box[0]) / 2, f * (box[3] - box[2]) / 2
-    return (cx - hx, cx + hx, cy - hy, cy + hy)
 
 
 def extra_energies():
@@ -47,6 +42,29 @@ def extra_energies():
         "rastrigin3d": Rastrigin(dim=3, amplitude=1.0, period=1.5, scale=1.2),
         "sum": el.energies.get("ring") + Gaussian.isotropic(2, std=3.0),
         "tempered": el.energies.get("banana").tempered(2.0),
+        "tempered_ring": el.energies.get("ring").tempered(2.0),  # no closed form
+        "tempered_funnel": Funnel(2, 1.0).tempered(0.5),  # no closed form
+        "gauss_product": (Gaussian([1.0, 0.0], [[1.0, 0.5], [0.5, 2.0]])
+                          + Gaussian.isotropic(2, 1.5, [-1, 1])),
+    }
+
+
+def learnable_gaussian():
+    g = LearnableGaussian(2).double()
+    with torch.no_grad():
+        g.L.copy_(torch.tensor([[1.2, 0.0], [0.3, 0.8]]))
+        g.mean.copy_(torch.tensor([0.5, -1.0]))
+    return g
+
+
+def neural_energies():
+    """Energies with parameters (autograd gradients); float64 so they compare with quadrature."""
+    torch.manual_seed(0)
+    mlp = MLPEnergy(dim=2, hidden=16, layers=2).double()
+    return {
+        "mlp": mlp,
+        "learnable_gaussian": learnable_gaussian(),
+        "sum_mixed": el.energies.get("ring") + mlp,
     }
 
 
@@ -56,17 +74,20 @@ def all_energies():
     return out
 
 
-ALL = all_energies()
+ALL = all_energies()  # analytic: any float dtype in, same dtype out
+EVERY = {**ALL, **neural_energies()}
 
 
 def test_registry_has_required_landscapes():
     assert REQUIRED <= set(el.energies.names())
 
 
-@pytest.mark.parametrize("name", sorted(ALL))
-def test_analytic_grad_matches_autograd(name):
-    E = ALL[name]
-    assert E.has_analytic_grad
+@pytest.mark.parametrize("name", sorted(EVERY))
+def test_grad_matches_autograd_and_declaration(name):
+    """Declared analytic gradient: ``_grad`` is used and equals autograd; declared none:
+    ``_grad`` raises and ``grad`` falls back to autograd."""
+    E = EVERY[name]
+    assert E.has_analytic_grad == (name not in neural_energies())
     gen = torch.Generator().manual_seed(1)
     x = 0.5 * torch.randn(64, E.dim, generator=gen, dtype=torch.float64)
     if name.startswith("funnel"):
@@ -76,6 +97,11 @@ def test_analytic_grad_matches_autograd(name):
     g = E.grad(x)
     assert g.shape == x.shape and g.dtype == torch.float64
     torch.testing.assert_close(g, ref, rtol=1e-9, atol=1e-9)
+    if E.has_analytic_grad:
+        torch.testing.assert_close(E._grad(x), ref, rtol=1e-9, atol=1e-9)
+    else:
+        with pytest.raises(NotImplementedError):
+            E._grad(x)
     e2, g2 = E.value_and_grad(x)
     torch.testing.assert_close(e2, E(x))
     torch.testing.assert_close(g2, ref, rtol=1e-9, atol=1e-9)
@@ -92,15 +118,17 @@ def test_shapes_and_dtype_follow_input(name):
         E(torch.zeros(3, E.dim + 1))
 
 
-TWO_D_EXACT = [n for n in el.energies.names() if n != "funnel"]
+# Every 2-D energy that declares an exact log Z, except the funnel (no box holds its mass).
+TWO_D_EXACT = sorted(n for n, E in EVERY.items()
+                     if E.dim == 2 and E.has_exact_log_z and "funnel" not in n)
 
 
 @pytest.mark.parametrize("name", TWO_D_EXACT)
 def test_log_z_matches_quadrature(name):
-    # On a box enlarged by 30 % the midpoint rule is accurate to ~1e-8 (see notebook 01);
-    # 1e-6 leaves room for the mass outside the box.
-    E = el.energies.get(name)
-    quad = el.diagnostics.log_z_quadrature(E, box=enlarged(E.box), n=400)
+    # On its default domain the midpoint rule is accurate to ~1e-8 (see notebook 01);
+    # 1e-6 leaves room for the mass outside the domain (< 1e-8 by each class's bound).
+    E = EVERY[name]
+    quad = el.diagnostics.log_z_quadrature(E, n=400)
     assert abs(E.log_z() - quad) < 1e-6
 
 
@@ -108,10 +136,11 @@ def test_log_z_matches_quadrature(name):
                                                      "donut", "squiggle", "rastrigin"]
                                     for T in (0.5, 2.0)])
 def test_tempered_log_z_matches_quadrature(name, T):
+    # The default domain of E/T follows T (each class widens its tail bound).
     E = el.energies.get(name)
-    box = enlarged(E.box, 1.3 * math.sqrt(T) if name != "banana" else 2.0 * T)
-    quad = el.diagnostics.log_z_quadrature(E.tempered(T), box=box, n=500)
+    quad = el.diagnostics.log_z_quadrature(E.tempered(T), n=500)
     assert abs(E.tempered(T).log_z() - quad) < 1e-6
+    assert quad == el.diagnostics.log_z_quadrature(E, n=500, temperature=T)
 
 
 def test_funnel_log_z_small_sigma_quadrature():
@@ -130,6 +159,8 @@ def test_funnel_log_z_small_sigma_quadrature():
 def test_one_d_double_well_log_z_by_quadrature():
     E = DoubleWell(barrier=2.0, tilt=0.7, dim=1)
     quad = el.diagnostics.log_z_quadrature(E, box=(-4, 4, 0, 1), n=20000)
+    assert abs(E.log_z() - quad) < 1e-7
+    quad = el.diagnostics.log_z_quadrature(E, n=20000)  # on its domain
     assert abs(E.log_z() - quad) < 1e-7
 
 
@@ -188,19 +219,18 @@ def grid_moments(E, box, n=600):
     return mean, var, m4
 
 
-SAMPLED = [n for n in el.energies.names() if n != "funnel"] + ["tempered", "sum_gauss"]
+# Every 2-D energy that declares an exact sampler, except the funnel (moments tested below).
+SAMPLED = sorted(n for n, E in EVERY.items()
+                 if E.dim == 2 and E.has_exact_sampler and "funnel" not in n)
 
 
 @pytest.mark.parametrize("name", SAMPLED)
 def test_exact_sampler_moments_match_quadrature(name):
-    if name == "sum_gauss":
-        E = Gaussian([1.0, 0.0], [[1.0, 0.5], [0.5, 2.0]]) + Gaussian.isotropic(2, 1.5, [-1, 1])
-        box = (-6, 6, -6, 6)
-    else:
-        E = ALL[name]
-        box = enlarged(E.box) if name != "tempered" else (-13, 13, -35, 10)
+    E = EVERY[name]
+    box = E.domain
     n = 200_000
-    x = E.sample(n, seed=11).double()
+    with torch.no_grad():
+        x = E.sample(n, seed=11).double()
     assert x.shape == (n, 2) and torch.isfinite(x).all()
     mean, var, m4 = grid_moments(E, box)
     # Tolerances: 4 standard errors. SE(mean) = sd/√n; SE(var) = √((μ4 − σ⁴)/n).
@@ -261,8 +291,9 @@ def test_rastrigin_high_dim_sampler_moments():
 
 
 def test_sampling_is_seeded():
-    for name in el.energies.names():
-        E = el.energies.get(name)
+    for E in EVERY.values():
+        if not E.has_exact_sampler:
+            continue
         assert torch.equal(E.sample(100, seed=7), E.sample(100, seed=7))
         assert not torch.equal(E.sample(100, seed=7), E.sample(100, seed=8))
 
@@ -364,6 +395,7 @@ def test_composition_and_tempering_identities():
     with pytest.raises(NotImplementedError):
         a.tempered(2.0).log_z()  # a tempered mixture has no closed form
     assert not (a + b).has_exact_log_z and g.has_exact_sampler
+    assert (g + h).has_exact_log_z and (g + h).has_exact_sampler
 
 
 def test_mlp_energy():
@@ -383,6 +415,7 @@ def test_mlp_energy():
         E.log_z()
     with pytest.raises(NotImplementedError, match="MCMC"):
         E.sample(3)
+    assert not (E.has_exact_log_z or E.has_exact_sampler) and E.modes() is None
     # Gradients flow to the parameters (training needs this).
     E(x).sum().backward()
     assert all(p.grad is not None for p in E.parameters())
