@@ -394,3 +394,14 @@ def test_learnable_gaussian_declares_and_provides_an_exact_sampler():
     assert not any(p.grad is not None for p in E.parameters())
     gm = GaussianMixture([1.0], [[0.0, 0.0]], 1.0)
     assert gm.has_exact_sampler
+
+
+def test_gaussian_product_keeps_its_tuple_contract():
+    g1 = Gaussian([1.0, 0.0], [[1.0, 0.5], [0.5, 2.0]])
+    g2 = Gaussian.isotropic(2, std=1.5, mean=[-1.0, 1.0])
+    prod_g, offset = Gaussian.product(g1, g2)  # as notebook 01 uses it
+    assert prod_g.offset == 0.0
+    torch.testing.assert_close(prod_g.precision, g1.precision + g2.precision)
+    x = torch.randn(20, 2, dtype=torch.float64)
+    torch.testing.assert_close(prod_g(x) + offset, (g1 + g2)(x), rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(prod_g(x) + offset, g1(x) + g2(x), rtol=1e-12, atol=1e-12)

@@ -82,10 +82,8 @@ class Gaussian(Energy):
         m = torch.zeros(dim) if mean is None else _as_tensor("mean", mean)
         return cls(m, torch.eye(dim) * std**2)
 
-    @classmethod
-    def product(cls, *experts: Gaussian) -> Gaussian:
-        """``Σ_i E_i(x)`` as one ``Gaussian``: precisions add, ``μ = P⁻¹ Σ P_i μ_i``, and the
-        offset ``c = Σ_i (c_i + ½ μ_iᵀ P_i μ_i) - ½ μᵀ P μ`` keeps the energy exactly equal."""
+    @staticmethod
+    def _product_params(experts) -> tuple[torch.Tensor, torch.Tensor, float]:
         prec = sum(e.precision.double() for e in experts)
         lin = sum(e.precision.double() @ e.mean.double() for e in experts)
         cov = torch.linalg.inv(prec)
@@ -95,10 +93,21 @@ class Gaussian(Energy):
             e.offset + 0.5 * float(e.mean.double() @ e.precision.double() @ e.mean.double())
             for e in experts
         ) - 0.5 * float(mean @ prec @ mean)
-        return cls(mean, cov, offset=const)
+        return mean, cov, const
+
+    @classmethod
+    def product(cls, *experts: Gaussian) -> tuple[Gaussian, float]:
+        """``Σ_i E_i(x) = E_g(x) + c``: precisions add, ``μ = P⁻¹ Σ P_i μ_i``; returns ``(g, c)``
+        with ``g`` offset-free and ``c = Σ_i (c_i + ½ μ_iᵀ P_i μ_i) - ½ μᵀ P μ``. (``G1 + G2``
+        gives the same as one energy, ``Gaussian(μ, Σ, offset=c)``.)"""
+        mean, cov, const = cls._product_params(experts)
+        return cls(mean, cov), const
 
     def _combine(self, other: Energy) -> Energy | None:
-        return Gaussian.product(self, other) if isinstance(other, Gaussian) else None
+        if not isinstance(other, Gaussian):
+            return None
+        mean, cov, const = Gaussian._product_params((self, other))
+        return Gaussian(mean, cov, offset=const)
 
     def _energy(self, x: torch.Tensor) -> torch.Tensor:
         d = x if self._zero_mean else x - self._p("mean", x)
