@@ -1,6 +1,8 @@
-"""Regular grids over a plotting box, and energies evaluated on them (float64 where possible).
+"""Regular grids over a box, and energies evaluated on them (float64 where possible).
 
-Grid points are cell centres, so sums over the grid are midpoint-rule quadratures.
+Grid points are cell centres, so sums over the grid are midpoint-rule quadratures. For
+numerics (``el.diagnostics``) the box defaults to ``energy.domain``, where the energy declares
+grid numerics trustworthy; ``energy.box`` is only the plotting view.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ def check_box(box: object) -> Box:
 
 
 def make_grid(box: Box, n: int = 200, dtype: torch.dtype = torch.float64) -> Grid:
-    """An ``n × n`` grid of cell centres over ``box``."""
+    """An ``n × n`` grid of cell centres over ``box`` (a plotting view or a ``domain``)."""
     box = check_box(box)
     n = check_int("n", n, ge=2)
     hx, hy = (box[1] - box[0]) / n, (box[3] - box[2]) / n

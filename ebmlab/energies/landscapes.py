@@ -87,7 +87,10 @@ class DoubleWell(Energy):
         return x1.to(torch.get_default_dtype())
 
     def well_mass(self, temperature: float = 1.0) -> tuple[float, float]:
-        """Exact probability of the left (``x₁ < 0``) and right well at temperature ``T``."""
+        """Exact probability of the left (``x₁ < 0``) and right well at temperature ``T``.
+
+        Split at ``x₁ = 0``; ``mode_weights()`` splits at the barrier top instead (the same
+        point when ``t = 0``)."""
         lo, hi, top = self._support(temperature)
         f = self._log_f(temperature)
         left = _onedim.log_integral(f, lo, 0.0, top, self.critical_points())
