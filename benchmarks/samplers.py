@@ -79,8 +79,8 @@ def measure(fn, n_chains: int, repeats: int, budget: float = 0.25) -> float:
 
 def ebmlab_runner(kind: str, energy, x0: torch.Tensor):
     S = {"ula": el.samplers.ULA(step_size=EPS[kind]),
-         "mala": el.samplers.MALA(step_size=EPS[kind], adapt=0),
-         "hmc": el.samplers.HMC(step_size=EPS[kind], n_leapfrog=LEAPFROG, adapt=0)}[kind]
+         "mala": el.samplers.MALA(step_size=EPS[kind], adapt=False),
+         "hmc": el.samplers.HMC(step_size=EPS[kind], n_leapfrog=LEAPFROG, adapt=False)}[kind]
 
     def run(n):
         S.run(energy, x0=x0, n_steps=n, thin=n, seed=0)

@@ -55,10 +55,12 @@ def test_smc_resamples_when_the_ess_falls():
 
 
 def test_z_hat_is_unbiased_and_log_z_hat_biased_low():
-    """200 cheap AIS runs (16 chains, 8 temperatures) on the banana: the mean of Ẑ/Z is 1
-    within 4 standard errors, while the mean of log Ẑ - log Z is below 0 by more than 4 SE."""
+    """200 cheap AIS runs (4 chains, 4 temperatures, step tuning frozen so the estimator is
+    exactly unbiased) on the banana: the mean of Ẑ/Z is 1 within 4 standard errors, while
+    the mean of log Ẑ - log Z is below 0 by more than 4 SE (measured: 0.92 ± 0.06 and
+    -1.04 ± 0.17)."""
     E = TARGETS["banana"]
-    logs = torch.tensor([ais(E, n_chains=16, n_temps=8, seed=s).log_z - E.log_z()
+    logs = torch.tensor([ais(E, n_chains=4, n_temps=4, tune=False, seed=s).log_z - E.log_z()
                          for s in range(200)], dtype=torch.float64)
     ratio = torch.exp(logs)
     se_ratio = float(ratio.std() / math.sqrt(len(ratio)))
@@ -74,7 +76,7 @@ def test_parallel_tempering_recovers_mode_weights_where_mala_is_stuck():
     t = pt.run(mix, x0=x0, n_steps=1000, warmup=200, seed=0)
     left = float((t.samples[..., 0] < 0).double().mean())
     assert abs(left - 0.7) < 0.05, left
-    mala = el.samplers.MALA(step_size=0.2, adapt=0).run(mix, x0=x0, n_steps=1000, seed=0)
+    mala = el.samplers.MALA(step_size=0.2, adapt=False).run(mix, x0=x0, n_steps=1000, seed=0)
     assert float((mala.samples[..., 0] < 0).double().mean()) < 0.01  # stuck in its mode
     assert t.samples.shape == (1000, 200, 2)
     acc = t.extras["swap_acceptance"]

@@ -1,24 +1,30 @@
-"""Batched MCMC samplers behind one interface (``init`` / ``step`` / ``run`` -> ``Trace``)."""
+"""The sampler core: kernel objects with pure ``init``/``step``, one chain driver
+(``Chain``/``run`` -> ``Trace``) and one Feynman–Kac particle engine (``run_particles``;
+``ais`` and ``SMC`` are configurations of it). Parallel tempering is a kernel wrapping any
+other kernel."""
 
-from .annealing import SMC, AISResult, SMCResult, ais, systematic_resample
-from .base import (
-    DualAveraging,
-    Sampler,
-    SamplerDivergence,
-    State,
-    Trace,
-    get,
-    initial_points,
-    names,
-    register,
-    spec,
-)
+from .annealing import SMC, GeometricPath, PathEnergy, ais, default_base, sigmoid_schedule
+from .driver import Chain, SamplerDivergence, Trace, initial_points, run
+from .kernel import Kernel, get, live_params, names, register, spec
 from .kernels import HMC, MALA, RWM, ULA, KineticLangevin
+from .moves import DualAveraging
+from .particles import (
+    FeynmanKacModel,
+    ParticleResult,
+    ess,
+    multinomial_resample,
+    residual_resample,
+    run_particles,
+    systematic_resample,
+)
+from .state import Info, State, evaluate
 from .tempering import Ladder, ParallelTempering, geometric_ladder
 
 __all__ = [
-    "AISResult", "HMC", "MALA", "RWM", "SMC", "SMCResult", "ULA", "ais",
-    "systematic_resample", "DualAveraging", "KineticLangevin", "Ladder",
-    "ParallelTempering", "Sampler", "geometric_ladder",
-    "SamplerDivergence", "State", "Trace", "get", "initial_points", "names", "register", "spec",
+    "HMC", "MALA", "RWM", "SMC", "ULA", "Chain", "DualAveraging", "FeynmanKacModel",
+    "GeometricPath", "Info", "Kernel", "KineticLangevin", "Ladder", "ParallelTempering",
+    "ParticleResult", "PathEnergy", "SamplerDivergence", "State", "Trace", "ais",
+    "default_base", "ess", "evaluate", "geometric_ladder", "get", "initial_points",
+    "live_params", "multinomial_resample", "names", "register", "residual_resample", "run",
+    "run_particles", "sigmoid_schedule", "spec", "systematic_resample",
 ]

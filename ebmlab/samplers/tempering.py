@@ -1,5 +1,5 @@
-"""Parallel tempering (replica exchange): replicas on a temperature ladder, any registered
-kernel inside, neighbour swaps with probability ``min(1, exp((β_i - β_j)(E(x_i) - E(x_j))))``.
+"""Parallel tempering (replica exchange): replicas on a temperature ladder, any kernel object
+inside, neighbour swaps with probability ``min(1, exp((β_i - β_j)(E(x_i) - E(x_j))))``.
 """
 
 from __future__ import annotations
@@ -10,8 +10,11 @@ from typing import Any
 import torch
 
 from .._checks import check_real
-from ..energies.base import Energy, Param
-from .base import Sampler, State, get, register
+from ..energies.base import Energy
+from ..params import Param
+from .kernel import Kernel, get, register
+from .moves import uniform
+from .state import Info, State
 
 
 class Ladder(Energy):
@@ -21,21 +24,18 @@ class Ladder(Energy):
         super().__init__(base.dim)
         self.base = base
         self.beta = beta_rows  # (R·N,)
+        self.analytic_grad = base.analytic_grad
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def _energy(self, x: torch.Tensor) -> torch.Tensor:
         return self.beta.to(x) * self.base(x)
 
-    def value_and_grad(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _grad(self, x: torch.Tensor) -> torch.Tensor:
+        return self._value_and_grad(x)[1]
+
+    def _value_and_grad(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         e, g = self.base.value_and_grad(x)
         b = self.beta.to(x)
         return b * e, b[:, None] * g
-
-    @property
-    def has_analytic_grad(self) -> bool:
-        return self.base.has_analytic_grad
-
-    def _grad(self, x: torch.Tensor) -> torch.Tensor:
-        return self.value_and_grad(x)[1]
 
 
 def geometric_ladder(n_replicas: int, max_temperature: float) -> torch.Tensor:
@@ -45,23 +45,32 @@ def geometric_ladder(n_replicas: int, max_temperature: float) -> torch.Tensor:
 
 
 @register
-class ParallelTempering(Sampler):
+class ParallelTempering(Kernel):
     """Replica exchange: ``n_replicas`` copies of every chain at temperatures ``T_0 = 1 < … <
-    T_max`` (geometric unless ``temperatures`` is given), each moved by ``kernel`` (``"mala"``
-    by default) with step ``ε·T_r`` (the step that keeps MALA's acceptance on a Gaussian
-    independent of T), then neighbour swaps on alternating even/odd pairs. A Trace keeps the
-    ``T = 1`` replica; ``trace.extras`` has the swap acceptance per pair and round trips."""
+    T_max`` (geometric unless ``temperatures`` is given), each moved by ``kernel`` (any kernel
+    object: MALA by default, HMC, KineticLangevin, RWM, ULA, …) with step ``ε·T_r`` (the step
+    that keeps MALA's acceptance on a Gaussian independent of T), then neighbour swaps on
+    alternating even/odd pairs. Momenta, where the kernel has them, travel with their
+    positions (their law ``N(0, I)`` is the same at every temperature). A Trace keeps the
+    ``T = 1`` replica; ``trace.extras`` has the swap acceptance per pair and round trips.
+
+    ``step_size`` defaults to the inner kernel's own.
+    """
 
     name = "pt"
-    uses_grad = True
     params = (Param("step_size", 0.05, 1e-4, 2.0, log=True, doc="kernel step ε at T = 1"),
               Param("n_replicas", 6, 2, 32, integer=True, doc="replicas on the ladder"),
               Param("max_temperature", 20.0, 1.5, 1000.0, log=True, doc="hottest temperature"))
 
-    def __init__(self, kernel: str = "mala", temperatures: Sequence[float] | None = None,
-                 **hyper: Any) -> None:
-        if kernel not in ("mala", "rwm", "ula", "hmc"):
-            raise ValueError(f"kernel must be one of 'mala', 'rwm', 'ula', 'hmc', got {kernel!r}")
+    def __init__(self, kernel: Kernel | str | None = None,
+                 temperatures: Sequence[float] | None = None, **hyper: Any) -> None:
+        if kernel is None:
+            kernel = get("mala")
+        elif isinstance(kernel, str):
+            kernel = get(kernel)
+        if not isinstance(kernel, Kernel) or isinstance(kernel, ParallelTempering):
+            raise ValueError("kernel must be a kernel object such as el.samplers.MALA() (not "
+                             f"parallel tempering itself), got {kernel!r}")
         if temperatures is not None:
             t = [check_real("temperatures", v, gt=0.0) for v in temperatures]
             if len(t) < 2 or t[0] != 1.0 or any(b <= a for a, b in zip(t, t[1:], strict=False)):
@@ -69,11 +78,12 @@ class ParallelTempering(Sampler):
                                  f"got {list(temperatures)}")
             hyper.setdefault("n_replicas", len(t))
             hyper.setdefault("max_temperature", t[-1])
+        if "step_size" not in hyper and "step_size" in kernel.hyper:
+            hyper["step_size"] = kernel.hyper["step_size"]
         super().__init__(**hyper)
-        self.kernel_name = kernel
-        self.kernel = get(kernel, step_size=self.step_size,
-                          **({"adapt": 0} if kernel != "ula" else {}))
-        self.uses_grad = self.kernel.uses_grad
+        self.kernel = kernel
+        self.uses_grad = kernel.uses_grad
+        self.float_state = kernel.float_state
         self.temperatures = (torch.tensor(t, dtype=torch.float64) if temperatures is not None
                              else geometric_ladder(self.n_replicas, self.max_temperature))
         if len(self.temperatures) != self.n_replicas:
@@ -81,32 +91,36 @@ class ParallelTempering(Sampler):
                              f"{len(self.temperatures)} temperatures")
 
     def __repr__(self) -> str:
-        return (f"ParallelTempering(kernel={self.kernel_name!r}, step_size={self.step_size:g}, "
+        return (f"ParallelTempering(kernel={self.kernel!r}, step_size={self.step_size:g}, "
                 f"temperatures={[round(float(t), 3) for t in self.temperatures]})")
 
+    def init_cost(self) -> Info:
+        return self.kernel.init_cost()
+
     # -- state --------------------------------------------------------------------------
-    def init(self, energy: Energy, x0: torch.Tensor, seed=0, step_size=None) -> State:
-        if not isinstance(x0, torch.Tensor) or x0.ndim != 2:
-            raise ValueError(f"x0 must be a tensor of shape (N, {energy.dim}), got "
-                             f"{getattr(x0, 'shape', type(x0).__name__)}")
-        r, n = self.n_replicas, x0.shape[0]
-        temps = self.temperatures.to(device=x0.device)
-        beta_rows = (1.0 / temps).repeat_interleave(n).to(x0.dtype)
+    def init(self, energy: Energy, x: torch.Tensor, gen: torch.Generator) -> State:
+        x = self.check_input(energy, x)
+        r, n = self.n_replicas, x.shape[0]
+        temps = self.temperatures.to(device=x.device)
+        beta_rows = (1.0 / temps).repeat_interleave(n).to(x.dtype)
         ladder = Ladder(energy, beta_rows)
-        x_all = x0.detach().repeat(r, 1)
-        inner = self.kernel.init(ladder, x_all, seed)
-        eps_rows = (self.step_size * temps).repeat_interleave(n)[:, None].to(x0.dtype)
-        walker = torch.arange(r, device=x0.device)[:, None].expand(r, n).clone()
+        inner = self.kernel.init(ladder, x.repeat(r, 1), gen)
+        eps_rows = (self.step_size * temps).repeat_interleave(n)[:, None].to(x.dtype)
+        walker = torch.arange(r, device=x.device)[:, None].expand(r, n).clone()
         extra = {"ladder": ladder, "energy": energy, "n": n, "parity": 0,
                  "swap_tries": torch.zeros(r - 1, dtype=torch.float64),
                  "swap_accepts": torch.zeros(r - 1, dtype=torch.float64),
-                 "walker": walker, "last_end": torch.full((r, n), -1, device=x0.device),
+                 "walker": walker, "last_end": torch.full((r, n), -1, device=x.device),
                  "round_trips": 0}
         return inner.replace(step_size=eps_rows, extra=extra)
 
-    def view(self, state: State):
+    def view(self, state: State) -> tuple[torch.Tensor, torch.Tensor]:
         n = state.extra["n"]
-        return state.x[:n], state.energy[:n], state.accept_prob[:n]
+        return state.x[:n], state.energy[:n]  # T_0 = 1: β = 1 on these rows
+
+    def replicas(self, state: State) -> torch.Tensor:
+        """Positions of every replica: ``(R, N, D)``, coldest first."""
+        return state.x.view(self.n_replicas, state.extra["n"], -1)
 
     def trace_extras(self, state: State) -> dict[str, Any]:
         ex = state.extra
@@ -116,19 +130,19 @@ class ParallelTempering(Sampler):
                 "round_trips": int(ex["round_trips"])}
 
     # -- one transition: a kernel move at every temperature, then neighbour swaps -----------
-    def step(self, energy: Energy, state: State) -> State:
+    def step(self, energy: Energy, state: State, gen: torch.Generator) -> tuple[State, Info]:
         ex = state.extra
         if energy is not ex["energy"]:
             raise ValueError("ParallelTempering.step needs the energy it was initialised with")
-        ladder = ex["ladder"]
-        state = self.kernel.step(ladder, state)
-        return self._swap(state)
+        state, info = self.kernel.step(ex["ladder"], state, gen)
+        return self._swap(state, gen), info
 
-    def _swap(self, state: State) -> State:
+    def _swap(self, state: State, gen: torch.Generator) -> State:
         ex = dict(state.extra)
         r, n = self.n_replicas, ex["n"]
-        beta = ex["ladder"].beta.view(r, n)
-        raw_e = (state.energy / ex["ladder"].beta).view(r, n)
+        b_rows = ex["ladder"].beta.to(state.energy)
+        beta = b_rows.view(r, n)
+        raw_e = (state.energy / b_rows).view(r, n)
         start = ex["parity"]
         ex["parity"] = 1 - start
         lo = torch.arange(start, r - 1, 2, device=state.x.device)
@@ -136,9 +150,7 @@ class ParallelTempering(Sampler):
             return state.replace(extra=ex)
         hi = lo + 1
         log_a = (beta[lo] - beta[hi]) * (raw_e[lo] - raw_e[hi])  # (pairs, N)
-        u = torch.rand(log_a.shape, generator=state.gen, dtype=log_a.dtype,
-                       device=log_a.device)
-        accept = u.log_() < log_a
+        accept = uniform(log_a.shape, log_a, gen).log_() < log_a
         ex["swap_tries"] = ex["swap_tries"].clone()
         ex["swap_accepts"] = ex["swap_accepts"].clone()
         ex["swap_tries"][lo.cpu()] += n
@@ -147,14 +159,14 @@ class ParallelTempering(Sampler):
         perm[lo] = torch.where(accept, hi[:, None].expand_as(accept), perm[lo])
         perm[hi] = torch.where(accept, lo[:, None].expand_as(accept), perm[hi])
         idx = (perm * n + torch.arange(n, device=state.x.device)).reshape(-1)
-        b_rows = ex["ladder"].beta
-        x = state.x[idx]
-        raw = (state.energy / b_rows)[idx]
-        g = None if state.grad is None else (state.grad / b_rows[:, None])[idx] * b_rows[:, None]
+        moved = state.take(idx)  # positions (and momenta) change replica; rescale to β_new
+        scale = b_rows / b_rows[idx]
+        grad = None if moved.grad is None else moved.grad * scale[:, None]
         walker = ex["walker"].gather(0, perm)
         ex["walker"] = walker
         ex["round_trips"] = ex["round_trips"] + self._round_trips(ex, walker)
-        return state.replace(x=x, energy=raw * b_rows, grad=g, extra=ex)
+        return moved.replace(energy=moved.energy * scale, grad=grad,
+                             step_size=state.step_size, extra=ex)
 
     @staticmethod
     def _round_trips(ex: dict, walker: torch.Tensor) -> int:

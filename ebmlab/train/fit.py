@@ -13,6 +13,7 @@ from typing import Any
 import torch
 
 from .._checks import check_choice, check_int, check_real, make_generator
+from ..samplers import SamplerDivergence
 from .objectives import NCE, Compositional, ContrastiveDivergence, ScoreMatching
 
 METHODS = ("cd", "short_run", "pcd", "sm", "dsm", "ssm", "nce", "compositional")
@@ -99,7 +100,12 @@ def fit(model: torch.nn.Module, data: torch.Tensor, method: str = "pcd", steps: 
         for step in range(1, steps + 1):
             idx = torch.randint(len(data), (min(batch_size, len(data)),), generator=gen)
             batch = data[idx]
-            loss, info = obj(model, batch, gen)
+            try:
+                loss, info = obj(model, batch, gen)
+            except SamplerDivergence as err:  # negatives became non-finite: same advice
+                raise TrainingDiverged(
+                    f"negative sampling failed at step {step} of {method!r} training "
+                    f"(lr={lr:g}): {err}; to fix: {_ADVICE.get(method, 'lower lr')}.") from err
             value = float(loss.detach())
             if not math.isfinite(value):
                 raise TrainingDiverged(

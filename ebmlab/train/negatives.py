@@ -1,47 +1,68 @@
-"""Negative samples for maximum-likelihood training: short-run Langevin dynamics and a replay
-buffer (persistent chains), as in the well-known image-EBM recipes."""
+"""Negative samples for maximum-likelihood training: short-run Langevin dynamics (the ULA
+kernel, run by the one chain driver) and a replay buffer (persistent chains), as in the
+well-known image-EBM recipes."""
 
 from __future__ import annotations
 
 import torch
 
 from .._checks import check_int, check_real
+from ..energies.base import Energy
+from ..samplers import ULA, Chain, SamplerDivergence
+
+
+class ModuleEnergy(Energy):
+    """Any ``torch.nn.Module`` mapping ``(N, D) -> (N,)`` seen as an ``Energy`` (autograd
+    gradients), so the chain driver can sample it."""
+
+    def __init__(self, module: torch.nn.Module, dim: int) -> None:
+        super().__init__(dim)
+        self.module = module
+
+    def _energy(self, x: torch.Tensor) -> torch.Tensor:
+        return self.module(x)
+
+
+def as_energy(model: torch.nn.Module, dim: int) -> Energy:
+    return model if isinstance(model, Energy) else ModuleEnergy(model, dim)
 
 
 def langevin_negatives(energy: torch.nn.Module, x: torch.Tensor, n_steps: int = 20,
                        step_size: float = 0.01, noise_scale: float | None = None,
                        grad_clip: float | None = None, gen: torch.Generator | None = None,
                        box: tuple[float, float] | None = None) -> torch.Tensor:
-    """``x ← x - step_size · clip(∇E(x)) + noise_scale · ξ`` for ``n_steps`` (no gradient to
-    the parameters). ``noise_scale = √(2 step_size)`` is exact Langevin; recipes often use a
-    smaller noise. ``grad_clip`` caps each chain's gradient norm; ``box`` clamps coordinates."""
+    """``n_steps`` of ``x ← x - ε·clip(∇E(x)) + σ ξ`` from ``x: (N, D)``, by the ULA kernel
+    (no gradient reaches the parameters). ``σ = √(2ε)`` (``noise_scale=None``, the default)
+    is exact Langevin; a smaller ``noise_scale`` samples ``e^{-E/T}`` with
+    ``T = σ²/(2ε) < 1`` — a biased, sharpened target. ``grad_clip`` caps each chain's
+    gradient norm; ``box`` clamps coordinates."""
     n_steps = check_int("n_steps", n_steps, ge=0)
     step_size = check_real("step_size", step_size, gt=0.0)
-    noise = (2 * step_size) ** 0.5 if noise_scale is None else check_real("noise_scale",
-                                                                          noise_scale, ge=0.0)
-    x = x.detach().clone()
+    temperature = 1.0
+    if noise_scale is not None:
+        noise_scale = check_real("noise_scale", noise_scale, gt=0.0)
+        temperature = noise_scale**2 / (2.0 * step_size)
+    clip = 0.0 if grad_clip is None else check_real("grad_clip", grad_clip, gt=0.0)
+    if n_steps == 0:
+        return x.detach().clone()
+    kernel = ULA(step_size=step_size, temperature=temperature, grad_clip=clip, bounds=box)
+    target = as_energy(energy, x.shape[1])
     was = [p.requires_grad for p in energy.parameters()]
     for p in energy.parameters():
         p.requires_grad_(False)
     try:
-        for _ in range(n_steps):
-            x.requires_grad_(True)
-            with torch.enable_grad():
-                (g,) = torch.autograd.grad(energy(x).sum(), x)
-            x = x.detach()
-            if grad_clip is not None:
-                norm = torch.linalg.vector_norm(g, dim=-1, keepdim=True).clamp_min(1e-12)
-                g = g * (grad_clip / norm).clamp(max=1.0)
-            x = x - step_size * g
-            if noise > 0:
-                x = x + noise * torch.randn(x.shape, generator=gen, dtype=x.dtype,
-                                            device=x.device)
-            if box is not None:
-                x = x.clamp(box[0], box[1])
+        if gen is None:
+            gen = torch.Generator(device=x.device)
+            gen.seed()
+        try:
+            chain = Chain(kernel, target, x.detach(), gen)
+        except ValueError as err:  # a non-finite energy at the starts: the model broke
+            raise SamplerDivergence(f"negative sampler could not start: {err}") from err
+        chain.advance(n_steps)
     finally:
         for p, w in zip(energy.parameters(), was, strict=True):
             p.requires_grad_(w)
-    return x.detach()
+    return chain.state.x.detach()
 
 
 class ReplayBuffer:

@@ -1,0 +1,120 @@
+"""What a kernel carries from one step to the next (``State``) and what one step reports
+(``Info``). Chains are the leading (batch) dimension of every per-chain field.
+
+``x`` may be of any dtype: float positions for Langevin/HMC kernels, ``{-1, +1}`` spins or
+``{0, 1}`` units for discrete kernels. ``energy`` is always floating point.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+import torch
+
+StepSize = float | torch.Tensor  # a float, or one per chain: a tensor of shape (N, 1)
+
+
+@dataclass(frozen=True)
+class State:
+    """One kernel state for ``N`` chains.
+
+    ``x: (N, D)``, ``energy: (N,)``; ``grad: (N, D)`` for gradient kernels, ``momentum: (N, D)``
+    for kinetic ones; ``aux``: per-chain values an energy returns alongside ``E`` and ``∇E``
+    (see ``evaluate``), carried and selected with the state so they are never recomputed;
+    ``step_size``: the current step (float or ``(N, 1)``); ``extra``: kernel-wide
+    bookkeeping (e.g. parallel tempering's ladder), not indexed by chain.
+    """
+
+    x: torch.Tensor
+    energy: torch.Tensor
+    grad: torch.Tensor | None = None
+    momentum: torch.Tensor | None = None
+    aux: tuple[torch.Tensor, ...] | None = None
+    step_size: StepSize = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_chains(self) -> int:
+        return self.x.shape[0]
+
+    def replace(self, **changes: Any) -> State:
+        return replace(self, **changes)
+
+    def _per_chain(self) -> dict[str, Any]:
+        out = {}
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if f.name == "extra" or v is None:
+                continue
+            if f.name == "step_size" and not isinstance(v, torch.Tensor):
+                continue
+            out[f.name] = v
+        return out
+
+    def take(self, idx: torch.Tensor) -> State:
+        """Rows ``idx`` of every per-chain field (resampling, restarts)."""
+        ch = {k: (tuple(a[idx] for a in v) if k == "aux" else v[idx])
+              for k, v in self._per_chain().items()}
+        return replace(self, **ch)
+
+    def where(self, mask: torch.Tensor, other: State) -> State:
+        """Per chain: ``other`` where ``mask`` (``(N,)`` bool) holds, else ``self``."""
+
+        def pick(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+            m = mask.reshape(mask.shape + (1,) * (a.ndim - 1))
+            return torch.where(m, b, a)
+
+        mine, theirs = self._per_chain(), other._per_chain()
+        ch = {}
+        for k, v in mine.items():
+            if k == "aux":
+                ch[k] = tuple(pick(a, b) for a, b in zip(v, theirs[k], strict=True))
+            else:
+                ch[k] = pick(v, theirs[k])
+        return replace(self, **ch)
+
+    def __repr__(self) -> str:
+        eps = self.step_size
+        eps = float(eps.reshape(-1)[0]) if isinstance(eps, torch.Tensor) else eps
+        return (f"State(n_chains={self.x.shape[0]}, dim={self.x.shape[1]}, "
+                f"dtype={self.x.dtype}, step_size={eps:g})")
+
+
+@dataclass(frozen=True)
+class Info:
+    """What one transition did and cost.
+
+    ``accept_prob: (N,)`` (1 for unadjusted moves); ``n_grad`` / ``n_energy``: batched calls
+    of ``value_and_grad`` / of the energy alone (each evaluates every chain once);
+    ``diverged: (N,)`` bool, proposals rejected for a non-finite energy (or, in HMC, an
+    energy error above 1000); ``extra``: kernel-specific numbers.
+    """
+
+    accept_prob: torch.Tensor
+    n_grad: int = 0
+    n_energy: int = 0
+    diverged: torch.Tensor | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def evaluate(energy, x: torch.Tensor, grad: bool = True
+             ) -> tuple[torch.Tensor, torch.Tensor | None, tuple[torch.Tensor, ...] | None]:
+    """``(E(x), ∇E(x) or None, aux)``: the one place kernels evaluate an energy.
+
+    An energy may define ``value_grad_aux(x) -> (E, ∇E, aux)`` (and ``value_aux(x) ->
+    (E, aux)``) to hand per-chain values to the state (an annealing path returns its two
+    end-point energies, so reweighting and moving to the next temperature cost no further
+    evaluation).
+    """
+    if grad:
+        vga = getattr(energy, "value_grad_aux", None)
+        if vga is not None:
+            return vga(x)
+        e, g = energy.value_and_grad(x)
+        return e, g, None
+    va = getattr(energy, "value_aux", None)
+    if va is not None:
+        e, aux = va(x)
+        return e, None, aux
+    return energy(x), None, None
