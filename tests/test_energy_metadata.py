@@ -328,7 +328,7 @@ def test_composition_has_no_special_cases_and_no_import_cycle():
         return {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
 
     assert imports("base.py") <= {"__future__", "collections.abc", "dataclasses", "typing",
-                                  "_checks"}
+                                  "_checks", "params"}
     assert "gaussian" not in imports("composition.py")
     src = (ENERGIES_DIR / "composition.py").read_text()
     assert "Gaussian" not in src.split('"""', 2)[2]  # beyond the docstring

@@ -24,7 +24,8 @@ from typing import ClassVar, final
 
 import torch
 
-from .._checks import check_int, check_real, make_generator
+from .._checks import check_int, make_generator
+from ..params import Param
 
 Box = tuple[float, float, float, float]
 
@@ -275,24 +276,6 @@ class Energy(torch.nn.Module):
 
 
 # -- declared parameters and the registry ------------------------------------------
-
-
-@dataclass(frozen=True)
-class Param:
-    """A declared, bounded parameter: widgets build sliders from these."""
-
-    name: str
-    default: float
-    low: float
-    high: float
-    integer: bool = False
-    log: bool = False
-    doc: str = ""
-
-    def validate(self, value: object) -> float | int:
-        if self.integer:
-            return check_int(self.name, value, ge=int(self.low), le=int(self.high))
-        return check_real(self.name, value, ge=self.low, le=self.high)
 
 
 @dataclass(frozen=True)
