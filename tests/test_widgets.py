@@ -4,6 +4,7 @@ messages, SamplerLab moves chains, survives divergence and round-trips its setti
 from __future__ import annotations
 
 import numpy as np
+import plotly.graph_objects as go
 import pytest
 import torch
 
@@ -64,55 +65,186 @@ def test_explorer_shows_rejected_values_as_a_message():
     assert e.message.value == ""
 
 
+def acc_value(panel) -> float:
+    """The acceptance number the read-out shows."""
+    html = panel.readout.value
+    return float(html.split("class='ebmlab-acc'>")[1].split("<")[0])
+
+
+def chain_xy(lab, i: int) -> np.ndarray:
+    t = lab.trace(i, "chains")
+    return np.stack([np.asarray(t.x, dtype=float), np.asarray(t.y, dtype=float)], 1)
+
+
 def test_samplerlab_moves_chains_and_reports():
     lab = SamplerLab("ring", n_chains=200)
-    start = [p.state.x.clone() for p in lab.panels]
+    assert isinstance(lab, el.widgets.Lab)
+    start = [p.positions().clone() for p in lab.panels]
     for _ in range(25):
+        assert lab.step()  # the Step button
+    for p, x0 in zip(lab.panels, start, strict=True):
+        assert not torch.equal(p.positions(), x0)
+        assert p.chain.steps == 25 * 2  # steps_per_frame = 2, all through chain.advance
+        assert 0.0 <= acc_value(p) <= 1.0
+        assert acc_value(p) == pytest.approx(float(p.chain.acceptance.mean()), abs=0.006)
+        assert "ESS" in p.readout.value and "MMD" in p.readout.value
+    assert np.allclose(chain_xy(lab, 0), lab.panels[0].positions().numpy())
+    assert lab.last_frame_ms > 0 and lab.frames == 25 and lab.message.value == ""
+
+
+def test_samplerlab_controls_are_the_declared_live_parameters():
+    lab = SamplerLab("ring", ("mala", "hmc", "kinetic"), n_chains=20)
+    for p in lab.panels:
+        live = [q.name for q in el.samplers.live_params(el.samplers.spec(p.choice.value))]
+        assert [w.description for w in p.params.children] == live
+    assert "adapt" not in lab.panels[0].values()  # not live
+    kin = lab.panels[2]
+    split = next(w for w in kin.params.children if w.description == "splitting")
+    assert set(split.options) == {"BAOAB", "OBABO"}
+    split.value = "OBABO"  # a choice parameter: the panel's kernel follows
+    assert kin.kernel.splitting == "OBABO"
+    lab.panels[1].params.children[1].value = 3  # n_leapfrog
+    assert lab.panels[1].kernel.n_leapfrog == 3
+    lab.panels[0].choice.value = "pt"
+    assert isinstance(lab.panels[0].kernel, el.samplers.ParallelTempering)
+    assert lab.frame()
+    assert lab.panels[0].positions().shape == (20, 2)  # the T = 1 replica
+
+
+def test_samplerlab_default_start_is_a_broad_gaussian():
+    lab = SamplerLab("ring", n_chains=2000, seed=4)
+    x0 = lab.panels[0].positions()
+    gen = torch.Generator().manual_seed(4)
+    assert torch.equal(x0, el.samplers.initial_points(lab.energy, 2000, gen))
+    assert abs(float(x0.std()) - 2.0) < 0.1 and abs(float(x0.mean())) < 0.1
+    assert "Gaussian" in lab.start_info.value
+    assert len(lab.trace(0, "start").x) == 0  # no start marker
+
+
+def test_samplerlab_set_start_restarts_every_chain_at_the_point():
+    lab = SamplerLab("ring", n_chains=100, seed=1)
+    for _ in range(3):
         lab.frame()
-    for p, x0 in zip(lab.panels, start):
-        assert not torch.equal(p.state.x, x0)
-        assert "acceptance" in p.readout.value and "ESS" in p.readout.value
-        assert "MMD" in p.readout.value
-    shown = np.asarray(lab.fig.data[2].x, dtype=float)
-    assert np.allclose(shown, lab.panels[0].state.x[:, 0].numpy())
+    lab.set_start(1, 2)
+    for i, p in enumerate(lab.panels):
+        assert p.chain.steps == 0
+        assert torch.equal(p.positions(), torch.tensor([[1.0, 2.0]]).expand(100, 2))
+        assert np.allclose(chain_xy(lab, i), [1.0, 2.0])
+        assert list(lab.trace(i, "start").x) == [1.0] and list(lab.trace(i, "start").y) == [2.0]
+    assert "(1.00, 2.00)" in lab.start_info.value
+    lab.frame()
+    assert all(not torch.equal(p.positions(), torch.tensor([[1.0, 2.0]]).expand(100, 2))
+               for p in lab.panels)
+    lab.reset()  # Reset keeps the chosen start
+    assert all(torch.equal(p.positions(), torch.tensor([[1.0, 2.0]]).expand(100, 2))
+               for p in lab.panels)
+    lab.set_start(None)  # back to the Gaussian
+    assert lab.start_point is None and float(lab.panels[0].positions().std()) > 1.0
+    lab.set_start(float("nan"), 0.0)
+    assert "finite" in lab.message.value and lab.start_point is None
+
+
+def test_samplerlab_click_on_any_landscape_sets_the_start():
+    from plotly.callbacks import Points
+
+    lab = SamplerLab("banana", ("mala", "rwm"), n_chains=30)
+    assert isinstance(lab.fig, go.FigureWidget)
+    assert lab.trace(1, "landscape").hoverinfo != "skip"  # skip would swallow clicks
+    # What plotly's FigureWidget does on a click in panel 2: every trace is told, only the
+    # clicked heatmap gets the point.
+    for k, t in enumerate(lab.fig.data):
+        inds, xs, ys = ([7], [-0.5], [1.25]) if t is lab.trace(1, "landscape") else ([], [], [])
+        t._dispatch_on_click(Points(point_inds=inds, xs=xs, ys=ys, trace_name=None,
+                                    trace_index=k), None)
+    assert lab.start_point == (-0.5, 1.25)
+    for p in lab.panels:
+        assert torch.equal(p.positions(), torch.tensor([[-0.5, 1.25]]).expand(30, 2))
 
 
 def test_samplerlab_same_start_for_every_panel_and_reset():
     lab = SamplerLab("banana", n_chains=50, seed=3)
-    assert all(torch.equal(lab.panels[0].state.x, p.state.x) for p in lab.panels)
-    x0 = lab.panels[0].state.x.clone()
+    assert all(torch.equal(lab.panels[0].positions(), p.positions()) for p in lab.panels)
+    x0 = lab.panels[0].positions().clone()
     lab.frame()
     lab.reset()
-    assert torch.equal(lab.panels[0].state.x, x0)
+    assert torch.equal(lab.panels[0].positions(), x0)
+    assert lab.panels[0].chain.steps == 0
 
 
 def test_samplerlab_divergence_is_a_message_and_reset_recovers():
     lab = SamplerLab("double_well", ("ula", "mala"), n_chains=50)
     lab.panels[0].params.children[0].value = 2.0  # ULA step far too large here
     for _ in range(5):
-        lab.frame()  # never raises
-    assert lab.panels[0].stopped and "diverged" in lab.panels[0].message.value
-    assert not lab.panels[1].stopped  # the other sampler keeps running
+        assert lab.frame()  # never raises; the lab keeps running
+    p0, p1 = lab.panels
+    assert p0.stopped and "diverged" in p0.message.value and "Press Reset" in p0.message.value
+    assert "step_size" in p0.message.value
+    assert not p1.stopped and p1.chain.steps == 10  # the other sampler keeps running
     lab.panels[0].params.children[0].value = 0.01
     lab.reset()
-    lab.frame()
-    assert not lab.panels[0].stopped and lab.panels[0].message.value == ""
+    assert lab.frame()
+    assert not p0.stopped and p0.message.value == "" and p0.chain.steps == 2
+    assert torch.isfinite(p0.positions()).all()
+
+
+def test_lab_frame_never_raises_and_reset_recovers():
+    lab = SamplerLab("ring", ("mala",), n_chains=20)
+
+    def broken():
+        raise RuntimeError("boom")
+
+    lab._advance = broken
+    assert lab.frame() is False
+    assert "boom" in lab.message.value and "Press Reset" in lab.message.value
+    assert not lab.playing and not lab.ready
+    assert lab.frame() is False  # stays stopped until Reset
+    del lab._advance
+    assert lab.reset() and lab.message.value == "" and lab.frame()
+
+
+def test_lab_ticks_are_throttled():
+    lab = SamplerLab("ring", ("mala",), n_chains=20, interval_ms=1000)
+    lab.start()
+    assert lab.playing
+    assert lab.frame()
+    lab.play.value += 1  # ticks queued during that frame arrive right after it: dropped
+    lab.play.value += 1
+    assert lab.frames == 1 and lab.skipped == 2
+    lab._last_end -= 1.0  # a tick a full interval later runs a frame
+    lab.play.value += 1
+    assert lab.frames == 2 and lab.skipped == 2
+    lab.stop()
+    assert not lab.playing
+
+
+def test_headless_labs_keep_plain_figures(monkeypatch):
+    monkeypatch.setenv("EBMLAB_WIDGETS", "0")
+    assert not el.widgets.live_frontend()
+    lab = SamplerLab("ring", ("mala",), n_chains=20)
+    assert type(lab.fig) is go.Figure  # no FigureWidget: no 5 MB plotly.js in a saved notebook
+    assert lab.frame() and np.allclose(chain_xy(lab, 0), lab.panels[0].positions().numpy())
+    assert any("headless" in getattr(c, "value", "") for c in lab.children)
+    e = EnergyExplorer("ring")
+    assert type(e.fig) is go.Figure and e.fig3d is None
+    monkeypatch.setenv("EBMLAB_WIDGETS", "1")
+    assert el.widgets.live_frontend()
 
 
 def test_samplerlab_settings_round_trip():
     lab = SamplerLab(el.energies.get("banana", curvature=0.5), ("mala", "hmc"), n_chains=80,
-                     steps_per_frame=3, seed=9)
+                     steps_per_frame=3, seed=9, start=(0.5, -1.0))
     lab.panels[1].params.children[0].value = 0.2
     s = lab.settings()
     assert isinstance(s, str) and len(s) < 400
     other = SamplerLab.from_settings(s)
     assert other.settings() == s
     assert other.energy.param_values["curvature"] == 0.5
-    assert torch.equal(other.panels[0].state.x, lab.panels[0].state.x)
+    assert other.start_point == (0.5, -1.0)
+    assert torch.equal(other.panels[0].positions(), lab.panels[0].positions())
     for _ in range(3):
         lab.frame()
         other.frame()
-    assert torch.equal(other.panels[1].state.x, lab.panels[1].state.x)
+    assert torch.equal(other.panels[1].positions(), lab.panels[1].positions())
     with pytest.raises(ValueError, match="settings"):
         SamplerLab.from_settings("not-a-settings-string")
 
@@ -147,22 +279,45 @@ def test_temperinglab_shows_every_replica_and_recovers_mode_weights():
     from ebmlab.widgets import TemperingLab
 
     lab = TemperingLab("bimodal", n_replicas=6, max_temperature=30.0, n_chains=100)
-    assert len(lab.fig.data) == 2 * 6  # a landscape and the chains for every replica
-    x0 = np.asarray(lab.fig.data[1].x, dtype=float).copy()
+    assert isinstance(lab, el.widgets.Lab)
+    assert isinstance(lab.chain.kernel, el.samplers.ParallelTempering)
+    assert isinstance(lab.pt.kernel, el.samplers.MALA)
+    assert len(lab.fig.data) == 3 * 6  # landscape, chains and start marker per replica
+    x0 = np.asarray(lab.trace(0, "chains").x, dtype=float).copy()
     for _ in range(150):
-        lab.frame()
-    assert not np.allclose(np.asarray(lab.fig.data[1].x, dtype=float), x0)
-    assert "swap acceptance" in lab.readout.value and "share per mode" in lab.readout.value
-    share = float(lab.readout.value.split("frames): ")[1].split()[0])
-    # Chains start spread over both modes, so the cold chain's share of the left mode is its
-    # stationary 0.7; 0.1 is > 3 SE for 100 chains whose frames are strongly correlated.
-    assert abs(share - 0.7) < 0.1
+        assert lab.frame()
+    assert lab.chain.steps == 300
+    assert not np.allclose(np.asarray(lab.trace(0, "chains").x, dtype=float), x0)
+    hot = lab.pt.replicas(lab.chain.state)[-1]
+    assert np.allclose(np.asarray(lab.trace(5, "chains").x, dtype=float), hot[:, 0].numpy())
+    assert "swap acceptance" in lab.readout.value and "mass per mode" in lab.readout.value
+    swaps = [float(v) for v in lab.readout.value.split("ebmlab-swaps'>")[1].split("<")[0]
+             .split()]
+    assert len(swaps) == 5 and all(0.0 <= a <= 1.0 for a in swaps)
+    mass = lab.mode_mass()
+    # Chains start from N(0, 2² I), over both modes; the cold chain's share of the left mode
+    # is its declared weight 0.7; 0.1 is > 3 SE for 100 chains whose frames are correlated.
+    assert abs(float(mass[0]) - 0.7) < 0.1 and float(mass.sum()) == pytest.approx(1.0)
+    assert f"{float(mass[0]):.2f}" in lab.readout.value
     lab.n_replicas.value = 4  # rebuilds the ladder and the figure
-    assert len(lab.fig.data) == 8
+    assert len(lab.fig.data) == 3 * 4 and lab.pt.n_replicas == 4
+    lab.kernel.value = "hmc"
+    assert isinstance(lab.pt.kernel, el.samplers.HMC) and lab.frame()
     lab.step_size.value = 2.0
     for _ in range(5):
         lab.frame()  # never raises
     assert "Traceback" not in lab.message.value
+
+
+def test_temperinglab_set_start_puts_every_replica_at_the_point():
+    from ebmlab.widgets import TemperingLab
+
+    lab = TemperingLab("bimodal", n_replicas=4, n_chains=50)
+    lab.set_start(3.0, 0.0)
+    reps = lab.pt.replicas(lab.chain.state)
+    assert torch.equal(reps, torch.tensor([3.0, 0.0]).expand(4, 50, 2))
+    assert list(lab.trace(3, "start").x) == [3.0]
+    assert lab.frame()
 
 
 def test_training_monitor_updates_and_stops_cleanly():
@@ -174,11 +329,19 @@ def test_training_monitor_updates_and_stops_cleanly():
     model = el.energies.MLPEnergy(2, 32, 2)
     data = el.data.toy("8gaussians", 2000, seed=0)
     mon = TrainingMonitor(model, data, method="pcd", steps=20, every=5, batch_size=64, k=5)
+    assert isinstance(mon, el.widgets.Lab)
+    assert "ebmlab-play" in mon.start_button._dom_classes
+    w0 = [p.detach().clone() for p in model.parameters()]
     z0 = np.asarray(mon.fig.data[0].z, dtype=float).copy()
     mon.start(background=False)
-    assert len(mon.history.step) == 20 and "finished" in mon.status.value
+    assert mon.history.step == list(range(1, 21)) and "finished" in mon.status.value
     assert not np.allclose(np.asarray(mon.fig.data[0].z, dtype=float), z0)
     assert len(mon.fig.data[3].x) == 20 and len(mon.fig.data[2].x) > 0
+    assert mon.step() and mon.history.step[-1] == 25  # Step: `every` more steps, same history
+    mon.reset()  # initial weights back, history gone
+    assert mon.history.step == [] and all(
+        torch.equal(a, b) for a, b in zip(w0, model.parameters(), strict=True))
+    assert np.allclose(np.asarray(mon.fig.data[0].z, dtype=float), z0)
     # In the background, Stop ends training after the current step and keeps the model.
     mon2 = TrainingMonitor(model, data, method="pcd", steps=100_000, every=5, batch_size=64,
                            k=5)
@@ -188,5 +351,12 @@ def test_training_monitor_updates_and_stops_cleanly():
     mon2.join(timeout=30)
     assert not mon2.running and "stopped" in mon2.status.value
     assert 0 < len(mon2.history.step) < 100_000
+    n = len(mon2.history.step)
+    mon2.start()  # Train again continues from the current model and history
+    _time.sleep(0.5)
+    mon2.stop()
+    mon2.join(timeout=30)
+    assert mon2.history.step == list(range(1, len(mon2.history.step) + 1))
+    assert len(mon2.history.step) > n
     with pytest.raises(ValueError, match="2-D"):
         TrainingMonitor(model, torch.zeros(10, 3))

@@ -66,14 +66,3 @@ def arrows(energy: Energy, temperature: float, n: int = 17) -> tuple[list, list]
         py += [y - scale * dy, ty, None, ty, ty + hy + 0.25 * hx, None, ty, ty + hy - 0.25 * hx,
                None]
     return px, py
-
-
-def centers_of(energy: Energy):
-    """Well centres for mass read-outs, or ``None`` when the energy has no discrete wells."""
-    means = getattr(energy, "means", None)
-    if isinstance(means, torch.Tensor) and means.ndim == 2 and means.shape[1] == 2:
-        return means.double()
-    name = getattr(energy, "spec_name", "")
-    if name == "double_well":
-        return torch.tensor([[-1.0, 0.0], [1.0, 0.0]], dtype=torch.float64)
-    return None

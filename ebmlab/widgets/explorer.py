@@ -12,8 +12,9 @@ import torch
 
 from .. import energies
 from ..energies.base import Energy
-from ._plot import arrows, centers_of, contour_lines, view_arrays
+from ._plot import arrows, contour_lines, view_arrays
 from .controls import LAYOUT, STYLE, message_html, slider_for
+from .lab import figure_view, figure_widget, live_frontend
 
 
 class EnergyExplorer(widgets.VBox):
@@ -52,16 +53,14 @@ class EnergyExplorer(widgets.VBox):
             layout=go.Layout(width=560, height=500, margin={"l": 50, "r": 10, "t": 40, "b": 45},
                              showlegend=False, xaxis={"title": {"text": "x₁"}},
                              yaxis={"title": {"text": "x₂"}}))
-        self.fig3d = go.Figure(
-            data=[go.Surface(z=[[0]], colorscale="Viridis", showscale=False)],
-            layout=go.Layout(width=480, height=460, margin={"l": 0, "r": 0, "t": 30, "b": 0}))
+        self.fig3d = None  # built when the 3-D surface is first asked for
+        self._live = live_frontend()
         self._build_params()
         # First draw into plain Figures, then wrap them: updates made before a FigureWidget is
         # displayed are not replayed in the browser.
         self.redraw()
-        self.fig = go.FigureWidget(self.fig)
-        self.fig3d = go.FigureWidget(self.fig3d)
-        self._surface_box = widgets.Box([self.fig3d], layout=widgets.Layout(display="none"))
+        self.fig = figure_widget(self.fig, self._live)
+        self._surface_box = widgets.Box([], layout=widgets.Layout(display="none"))
         for w in (self.temperature, self.view, self.contours, self.field):
             w.observe(self._on_change, names="value")
         self.surface.observe(self._on_surface, names="value")
@@ -70,7 +69,7 @@ class EnergyExplorer(widgets.VBox):
                                  widgets.HBox([self.contours, self.field, self.surface]),
                                  self.readout, self.message],
                                 layout=widgets.Layout(width="370px"))
-        super().__init__([widgets.HBox([controls, self.fig]), self._surface_box])
+        super().__init__([widgets.HBox([controls, figure_view(self.fig)]), self._surface_box])
         self.add_class("ebmlab-explorer")
 
     # -- state ---------------------------------------------------------------------------
@@ -98,6 +97,15 @@ class EnergyExplorer(widgets.VBox):
         self.redraw()
 
     def _on_surface(self, change) -> None:
+        if change["new"] and self.fig3d is None:
+            fig3d = go.Figure(
+                data=[go.Surface(z=[[0]], colorscale="Viridis", showscale=False)],
+                layout=go.Layout(width=480, height=460,
+                                 margin={"l": 0, "r": 0, "t": 30, "b": 0}))
+            self.fig3d = fig3d
+            self.redraw()
+            self.fig3d = figure_widget(fig3d, self._live)
+            self._surface_box.children = [figure_view(self.fig3d)]
         self._surface_box.layout.display = "flex" if change["new"] else "none"
         self.redraw()
 
@@ -122,7 +130,7 @@ class EnergyExplorer(widgets.VBox):
                 self.fig.layout.title.text = f"{self.name.value}, T = {T:.3g}"
                 self.fig.layout.xaxis.range = [E.box[0], E.box[1]]
                 self.fig.layout.yaxis.range = [E.box[2], E.box[3]]
-            if self.surface.value:
+            if self.surface.value and self.fig3d is not None:
                 with self.fig3d.batch_update():
                     s = self.fig3d.data[0]
                     step = max(1, len(xs) // 80)
@@ -141,13 +149,13 @@ class EnergyExplorer(widgets.VBox):
             rows.append(f"<b>log Z</b> exact: {exact:.4f} (error {abs(exact - log_z):.1e})")
         except NotImplementedError:
             rows.append("<b>log Z</b> exact: not known in closed form at this T")
-        centers = centers_of(E)
-        if centers is not None:
+        modes = E.modes() if E.dim == 2 else None
+        if modes is not None and len(modes) >= 2:
             gx, gy = np.meshgrid(xs, ys)
             pts = torch.from_numpy(np.stack([gx.ravel(), gy.ravel()], 1))
-            nearest = torch.cdist(pts, centers).argmin(1).numpy()
+            nearest = torch.cdist(pts, modes.double()).argmin(1).numpy()
             p = np.exp(log_p.ravel() - log_p.max())
-            mass = np.bincount(nearest, weights=p, minlength=len(centers))
+            mass = np.bincount(nearest, weights=p, minlength=len(modes))
             mass = mass / mass.sum()
             cells = " ".join(f"{m:.2f}" for m in mass)
             rows.append(f"<b>mass per well</b>: <span class='ebmlab-masses'>{cells}</span>")
