@@ -102,3 +102,56 @@ def test_chain_figures():
         assert isinstance(fig, Figure) and labelled(fig)
     with pytest.raises(ValueError, match="samples must have shape"):
         el.viz.plot_traces(torch.zeros(5, 2))
+
+
+def test_replica_panels_one_panel_per_replica(tmp_path):
+    E = el.energies.get("bimodal", separation=8.0)
+    pt = el.samplers.ParallelTempering(kernel=el.samplers.MALA(step_size=0.2), n_replicas=6,
+                                       max_temperature=30.0)
+    chain = el.samplers.Chain(pt, E, torch.tensor([[4.0, 0.0]]).expand(100, 2), seed=0)
+    chain.advance(100)
+    reps = pt.replicas(chain.state)
+    fig = el.viz.replica_panels(E, reps, pt.temperatures.tolist(), suptitle="ladder")
+    shown = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(shown) == 6 and labelled(fig)
+    assert [ax.get_title() for ax in shown][0] == "T = 1" and shown[-1].get_title() == "T = 30"
+    x0, x1 = shown[0].get_xlim()
+    # The default box holds the hot replicas' central 99 %.
+    assert x0 <= float(reps[-1, :, 0].quantile(0.005)) and x1 >= float(
+        reps[-1, :, 0].quantile(0.995))
+    # One energy per panel (an annealing path) and point sets of different sizes.
+    path = [E.tempered(t) for t in (5.0, 1.0)]
+    fig2 = el.viz.replica_panels(path, [reps[0], reps[1, :10]], titles=["a", "b"],
+                                 box=(-10, 10, -5, 5))
+    assert [ax.get_title() for ax in fig2.axes if ax.get_visible()] == ["a", "b"]
+    el.viz.savefig(fig, "replicas", fig_dir=tmp_path)
+    with pytest.raises(ValueError, match="temperatures"):
+        el.viz.replica_panels(E, reps, [1.0, 2.0])
+    with pytest.raises(ValueError, match="replicas"):
+        el.viz.replica_panels(E, torch.zeros(3, 2))
+
+
+def test_plot_mode_masses_and_budget_plot(tmp_path):
+    E = el.energies.get("ring")
+    mm = el.diagnostics.mode_masses(E.sample(800, seed=0), E)
+    fig = el.viz.plot_mode_masses({"exact samples": mm, "uniform": torch.full((8,), 0.125)},
+                                  title="mass per mode")
+    ax = fig.axes[0]
+    assert labelled(fig) and len(ax.patches) == 16  # 8 bars per set
+    assert "target" in [t.get_text() for t in ax.get_legend().get_texts()]
+    with pytest.raises(ValueError, match="same number of modes"):
+        el.viz.plot_mode_masses({"a": [0.5, 0.5], "b": [1.0]})
+
+    curve = el.diagnostics.budget_curve(
+        lambda k, s: {"n_grad_evals": k, "log_z": 1.0 / k + 0.01 * s}, [10, 100, 1000],
+        seeds=range(3), exact=0.0)
+    fig = el.viz.budget_plot({"AIS": curve, "SMC": ([20, 200], [0.05, 0.004])},
+                             title="cost against accuracy")
+    ax = fig.axes[0]
+    assert labelled(fig) and ax.get_xscale() == "log" and ax.get_yscale() == "log"
+    assert sorted(t.get_text() for t in ax.get_legend().get_texts()) == ["AIS", "SMC"]
+    assert {t.get_text() for t in ax.texts} >= {"10", "100", "1000"}  # settings annotated
+    el.viz.savefig(fig, "budget", fig_dir=tmp_path)
+    assert (tmp_path / "budget.png").exists()
+    with pytest.raises(ValueError, match="positive"):
+        el.viz.budget_plot({"x": ([1, 2], [0.0, 1.0])})

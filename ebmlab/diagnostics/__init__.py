@@ -1,7 +1,9 @@
 """Diagnostics: grid numerics (quadrature log Z, grid KL / TV, basin masses), the mass of
 samples per declared mode, chain diagnostics (ESS, R-hat, autocorrelation, acceptance,
-moment errors) and sample discrepancies (MMD, kernel Stein discrepancy)."""
+moment errors), sample discrepancies (MMD, kernel Stein discrepancy) and cost against
+accuracy (``budget_curve``)."""
 
+from .budget import BudgetCurve, budget_curve
 from .chains import (
     acceptance_summary,
     autocorrelation,
@@ -11,7 +13,14 @@ from .chains import (
     rhat,
 )
 from .discrepancy import ksd, median_bandwidth, mmd, mmd_test
-from .modes import mass_per_mode
+from .modes import (
+    ModeMasses,
+    mass_per_mode,
+    mode_mass_path,
+    mode_masses,
+    nearest_mode,
+    settled_after,
+)
 from .quadrature import (
     basin_masses,
     cell_probabilities,
@@ -23,6 +32,8 @@ from .quadrature import (
 )
 
 __all__ = [
+    "BudgetCurve", "ModeMasses", "budget_curve", "mode_mass_path", "mode_masses",
+    "nearest_mode", "settled_after",
     "acceptance_summary", "autocorrelation", "basin_masses", "cell_probabilities",
     "energy_values", "ess", "exact_marginals", "grid_kl", "grid_tv",
     "integrated_autocorrelation_time", "ksd", "log_z_quadrature", "mass_per_mode",

@@ -13,10 +13,12 @@ from .landscape import (
     plot_trajectories,
     surface_3d,
 )
+from .panels import budget_plot, plot_mode_masses, replica_panels
 from .save import configure, figure_metadata, savefig
 from .style import OKABE_ITO, new_figure, style
 
 __all__ = [
+    "budget_plot", "plot_mode_masses", "replica_panels",
     "OKABE_ITO", "configure", "figure_metadata", "landscape_arrays", "mass_thresholds",
     "new_figure", "plot_autocorrelation", "plot_bars", "plot_curves", "plot_gradient_field",
     "plot_landscape", "plot_marginals", "plot_samples", "plot_temperatures", "plot_traces",
