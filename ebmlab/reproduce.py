@@ -164,6 +164,8 @@ def execute_notebook(path: str, output: str, fig_dir: str, parameters: dict[str,
     """Run one notebook with papermill; never raises for a notebook's own failure."""
     import papermill as pm
 
+    from . import notebook_engine
+
     if single_thread:  # kernels inherit the environment: one torch thread each
         for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
             os.environ[var] = "1"
@@ -181,7 +183,8 @@ def execute_notebook(path: str, output: str, fig_dir: str, parameters: dict[str,
         try:
             pm.execute_notebook(str(src), output, parameters=params, cwd=str(src.parent),
                                 execution_timeout=timeout, progress_bar=False,
-                                log_output=False, kernel_name="python3")
+                                log_output=False, kernel_name="python3",
+                                engine_name=notebook_engine.register())
         except pm.PapermillExecutionError as err:
             cell = f"In [{err.exec_count}]" if err.exec_count else f"#{err.cell_index}"
             error = f"{err.ename}: {err.evalue}".strip()

@@ -150,7 +150,7 @@ class Chain:
         x = self.state.x
         self.frozen = torch.zeros(x.shape[0], dtype=torch.bool, device=x.device)
         self._any_frozen = False
-        self.n_divergent = torch.zeros((), dtype=torch.long, device=x.device)
+        self._divergent = torch.zeros(x.shape[0], dtype=torch.long, device=x.device)
         n = kernel.view(self.state)[0].shape[0]
         self.acc_sum = torch.zeros(n, dtype=self.state.energy.dtype, device=x.device)
         self.acc_steps = 0  # sampling steps summed into acc_sum
@@ -169,6 +169,11 @@ class Chain:
     def acceptance(self) -> torch.Tensor:
         """Mean acceptance probability per recorded chain over the sampling steps so far."""
         return self.acc_sum / max(self.acc_steps, 1)
+
+    @property
+    def n_divergent(self) -> int:
+        """Proposals rejected as divergent so far, over all chains."""
+        return int(self._divergent.sum())
 
     @property
     def step_size(self) -> float:
@@ -204,7 +209,7 @@ class Chain:
                     self.n_grad += info.n_grad
                     self.n_energy += info.n_energy
                     if info.diverged is not None:
-                        self.n_divergent += info.diverged.sum()
+                        self._divergent += info.diverged
                     # One reduction and one host sync: a NaN or ±inf anywhere makes the sum
                     # non-finite; only then look for the bad chains.
                     if self._any_frozen or not math.isfinite(float(state.energy.sum())):

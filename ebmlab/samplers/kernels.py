@@ -94,7 +94,7 @@ class ULA(Kernel):
         if self.bounds is not None:
             x = x.clamp(*self.bounds)
         e, g, aux = evaluate(energy, x)
-        info = Info(accept_prob=torch.ones_like(e), n_grad=1, diverged=~torch.isfinite(e))
+        info = Info(accept_prob=torch.ones_like(e), n_grad=1)
         return state.replace(x=x, energy=e, grad=g, aux=aux), info
 
 
@@ -188,6 +188,6 @@ class KineticLangevin(Kernel):
             e, g, aux = evaluate(energy, x)
             p = axpy(p, -0.5 * eps, g)
             p = axpy(c2 * p, s2, noise(p, gen))
-        info = Info(accept_prob=torch.ones_like(e), n_grad=1, diverged=~torch.isfinite(e))
+        info = Info(accept_prob=torch.ones_like(e), n_grad=1)
         return state.replace(x=x, energy=e, grad=g, momentum=p, aux=aux), info
 

@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -15,7 +15,10 @@ import torch
 StepSize = float | torch.Tensor  # a float, or one per chain: a tensor of shape (N, 1)
 
 
-@dataclass(frozen=True)
+_FIELDS = ("x", "energy", "grad", "momentum", "aux", "step_size", "extra")
+
+
+@dataclass(slots=True)
 class State:
     """One kernel state for ``N`` chains.
 
@@ -39,40 +42,46 @@ class State:
         return self.x.shape[0]
 
     def replace(self, **changes: Any) -> State:
-        return replace(self, **changes)
+        """A new state with some fields changed (kernels never mutate a state in place)."""
+        new = object.__new__(State)
+        for f in _FIELDS:
+            setattr(new, f, changes[f] if f in changes else getattr(self, f))
+        return new
 
     def _per_chain(self) -> dict[str, Any]:
         out = {}
-        for f in fields(self):
-            v = getattr(self, f.name)
-            if f.name == "extra" or v is None:
+        for f in _FIELDS[:-1]:
+            v = getattr(self, f)
+            if v is None or (f == "step_size" and not isinstance(v, torch.Tensor)):
                 continue
-            if f.name == "step_size" and not isinstance(v, torch.Tensor):
-                continue
-            out[f.name] = v
+            out[f] = v
         return out
 
     def take(self, idx: torch.Tensor) -> State:
         """Rows ``idx`` of every per-chain field (resampling, restarts)."""
         ch = {k: (tuple(a[idx] for a in v) if k == "aux" else v[idx])
               for k, v in self._per_chain().items()}
-        return replace(self, **ch)
+        return self.replace(**ch)
 
     def where(self, mask: torch.Tensor, other: State) -> State:
         """Per chain: ``other`` where ``mask`` (``(N,)`` bool) holds, else ``self``."""
+        col = mask[:, None]
 
         def pick(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-            m = mask.reshape(mask.shape + (1,) * (a.ndim - 1))
+            m = mask if a.ndim == 1 else col if a.ndim == 2 else mask.reshape(
+                mask.shape + (1,) * (a.ndim - 1))
             return torch.where(m, b, a)
 
-        mine, theirs = self._per_chain(), other._per_chain()
-        ch = {}
-        for k, v in mine.items():
-            if k == "aux":
-                ch[k] = tuple(pick(a, b) for a, b in zip(v, theirs[k], strict=True))
+        new = object.__new__(State)
+        for f in _FIELDS:
+            a = getattr(self, f)
+            if a is None or f == "extra" or (f == "step_size" and not isinstance(a, torch.Tensor)):
+                setattr(new, f, a)
+            elif f == "aux":
+                new.aux = tuple(pick(u, v) for u, v in zip(a, other.aux, strict=True))
             else:
-                ch[k] = pick(v, theirs[k])
-        return replace(self, **ch)
+                setattr(new, f, pick(a, getattr(other, f)))
+        return new
 
     def __repr__(self) -> str:
         eps = self.step_size
@@ -81,14 +90,16 @@ class State:
                 f"dtype={self.x.dtype}, step_size={eps:g})")
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Info:
     """What one transition did and cost.
 
     ``accept_prob: (N,)`` (1 for unadjusted moves); ``n_grad`` / ``n_energy``: batched calls
     of ``value_and_grad`` / of the energy alone (each evaluates every chain once);
     ``diverged: (N,)`` bool, proposals rejected for a non-finite energy (or, in HMC, an
-    energy error above 1000); ``extra``: kernel-specific numbers.
+    energy error above 1000) — ``None`` for kernels that never reject (ULA, kinetic
+    Langevin), whose non-finite states the driver catches itself; ``extra``: kernel-specific
+    numbers.
     """
 
     accept_prob: torch.Tensor
