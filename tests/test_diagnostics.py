@@ -11,10 +11,17 @@ import ebmlab as el
 from ebmlab.energies import Gaussian
 
 
-def test_grid_tv_and_kl_of_identical_energies_are_zero():
-    E = el.energies.get("banana")
-    assert el.diagnostics.grid_tv(E, E) == pytest.approx(0.0, abs=1e-12)
-    assert el.diagnostics.grid_kl(E, E) == pytest.approx(0.0, abs=1e-12)
+def test_grid_tv_matches_closed_form_for_shifted_gaussians():
+    """Two unit Gaussians whose means are δ apart: TV = 2Φ(δ/2) - 1 (and KL = δ²/2)."""
+    for delta in (0.5, 2.0):
+        p = Gaussian([0.0, 0.0], [[1.0, 0.0], [0.0, 1.0]])
+        q = Gaussian([delta, 0.0], [[1.0, 0.0], [0.0, 1.0]])
+        exact_tv = math.erf(delta / (2 * math.sqrt(2)))  # 2Φ(δ/2) - 1
+        box = (-8.0, 8.0 + delta, -8.0, 8.0)
+        assert el.diagnostics.grid_tv(p, q, box=box, bins=300) == pytest.approx(exact_tv,
+                                                                                abs=2e-3)
+        assert el.diagnostics.grid_kl(p, q, box=box, bins=300) == pytest.approx(delta**2 / 2,
+                                                                                abs=2e-3)
 
 
 def test_grid_kl_matches_closed_form_for_gaussians():

@@ -421,8 +421,17 @@ def test_mlp_energy():
     assert all(p.grad is not None for p in E.parameters())
 
 
-def test_device_follows_input_after_to():
-    E = el.energies.get("ring").double()
-    x = torch.zeros(3, 2, dtype=torch.float64)
-    assert E(x).dtype == torch.float64
-    assert E.means.dtype == torch.float64
+@pytest.mark.parametrize("name", el.energies.names())
+def test_device_and_dtype_follow_the_input(name):
+    """Device: a tensor on the ``meta`` device (shapes only, no data) must give energies and
+    gradients on ``meta`` — any buffer left on the CPU would raise. Dtype: after ``.double()``
+    the cached casts are rebuilt, so float64 inputs give float64 results that differ from the
+    float32 ones at the float32 rounding level."""
+    E = el.energies.get(name)
+    e, g = E.value_and_grad(torch.zeros(3, 2, device="meta"))
+    assert e.device.type == "meta" and g.device.type == "meta" and e.shape == (3,)
+    x = torch.tensor([[0.3, -0.7], [1.1, 0.2], [-0.4, 0.9]])
+    e32 = E(x)
+    e64 = E.double()(x.double())
+    assert e32.dtype == torch.float32 and e64.dtype == torch.float64
+    torch.testing.assert_close(e64.float(), e32, rtol=1e-5, atol=1e-5)
