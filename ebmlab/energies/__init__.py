@@ -7,6 +7,17 @@ declares its capabilities (``has_exact_log_z``, ``has_exact_sampler``, ``has_ana
 
 from .base import Box, Energy, EnergySpec, Param, get, names, register, spec
 from .composition import Sum, Tempered
+from .discrete import (
+    RBM,
+    BernoulliProduct,
+    BinaryEnergy,
+    Ising,
+    critical_temperature,
+    kaufman_log_z,
+    onsager_energy,
+    onsager_magnetisation,
+    transfer_matrix_log_z,
+)
 from .gaussian import Gaussian, GaussianMixture
 from .landscapes import Banana, Donut, DoubleWell, Funnel, Rastrigin, Squiggle
 from .neural import LearnableGaussian, MLPEnergy
@@ -15,4 +26,8 @@ __all__ = [
     "Banana", "Box", "Donut", "DoubleWell", "Energy", "EnergySpec", "Funnel", "Gaussian",
     "GaussianMixture", "LearnableGaussian", "MLPEnergy", "Param", "Rastrigin", "Squiggle",
     "Sum", "Tempered", "get", "names", "register", "spec",
+]
+__all__ += [
+    "RBM", "BernoulliProduct", "BinaryEnergy", "Ising", "critical_temperature", "kaufman_log_z",
+    "onsager_energy", "onsager_magnetisation", "transfer_matrix_log_z",
 ]
