@@ -1,4 +1,5 @@
-"""Widget latency: parameter change -> updated figure, and SamplerLab frames per second.
+"""Widget latency: parameter change -> updated figure, and SamplerLab / TemperingLab frames
+per second (both on the ``Lab`` frame loop: ``chain.advance(k)`` and an in-place redraw).
 
     .venv/bin/python benchmarks/widgets.py
 
@@ -24,7 +25,7 @@ import torch  # noqa: E402
 from plotly.io.json import to_json_plotly  # noqa: E402
 
 import ebmlab as el  # noqa: E402
-from ebmlab.widgets import EnergyExplorer, SamplerLab  # noqa: E402
+from ebmlab.widgets import EnergyExplorer, SamplerLab, TemperingLab  # noqa: E402
 
 torch.set_num_threads(1)
 HERE = Path(__file__).resolve().parent
@@ -64,12 +65,30 @@ def lab_fps(n_chains: int, frames: int = 30) -> dict:
             "p90_frame_ms": sorted(times)[int(0.9 * len(times))]}
 
 
+def tempering_fps(n_chains: int, n_replicas: int = 8, frames: int = 30) -> dict:
+    lab = TemperingLab("bimodal", n_replicas=n_replicas, max_temperature=30.0,
+                       n_chains=n_chains, steps_per_frame=2)
+    for _ in range(3):
+        lab.frame()
+    times = []
+    for _ in range(frames):
+        t = time.perf_counter()
+        lab.frame()
+        encoded(lab.fig)
+        times.append((time.perf_counter() - t) * 1e3)
+    med = statistics.median(times)
+    return {"n_chains": n_chains, "n_replicas": n_replicas, "median_frame_ms": med,
+            "fps": 1000.0 / med, "p90_frame_ms": sorted(times)[int(0.9 * len(times))]}
+
+
 def main() -> int:
     explorer = [explorer_latency(n) for n in el.energies.names()]
     lab = [lab_fps(n) for n in (1000, 10_000)]
+    tempering = [tempering_fps(n) for n in (200, 2000)]
     out = HERE / "results" / "widgets.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"explorer": explorer, "samplerlab": lab}, indent=2))
+    out.write_text(json.dumps({"explorer": explorer, "samplerlab": lab,
+                               "temperinglab": tempering}, indent=2))
     print("| landscape | median redraw (ms) | p90 (ms) | update size (KiB) |")
     print("|---|---|---|---|")
     for r in explorer:
@@ -81,6 +100,11 @@ def main() -> int:
     for r in lab:
         print(f"| {r['n_chains']} | {r['median_frame_ms']:.1f} | {r['fps']:.0f} | "
               f"{r['p90_frame_ms']:.1f} |")
+    print("\n| TemperingLab chains × replicas | median frame (ms) | frames / s | p90 (ms) |")
+    print("|---|---|---|---|")
+    for r in tempering:
+        print(f"| {r['n_chains']} × {r['n_replicas']} | {r['median_frame_ms']:.1f} | "
+              f"{r['fps']:.0f} | {r['p90_frame_ms']:.1f} |")
     return 0
 
 

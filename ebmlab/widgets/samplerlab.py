@@ -198,7 +198,7 @@ class SamplerLab(Lab):
         self.fig = self._make_figure()
         self.reset()
         self.fig = figure_widget(self.fig)
-        if isinstance(self.fig, go.FigureWidget):
+        if isinstance(self.fig, widgets.Widget):  # not go.FigureWidget: importing it is slow
             for i in range(len(self.panels)):
                 self.trace(i, "landscape").on_click(self._on_click)
         self.n_chains.observe(lambda _: self.reset(), names="value")

@@ -124,7 +124,7 @@ class TemperingLab(Lab):
         self.fig = fig
         self._draw()  # the first frame goes into the plain figure (see figure_widget)
         self.fig = figure_widget(fig)
-        if isinstance(self.fig, go.FigureWidget):
+        if isinstance(self.fig, widgets.Widget):  # not go.FigureWidget: importing it is slow
             for r in range(self.pt.n_replicas):
                 self.trace(r, "landscape").on_click(self._on_click)
         self.fig_box.children = [figure_view(self.fig)]

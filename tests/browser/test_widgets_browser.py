@@ -91,12 +91,53 @@ def check_samplerlab(page, artifacts: Path, prefix: str) -> None:
     assert "Traceback" not in lab.inner_text()
 
 
+def readouts(lab, cls: str) -> list[str]:
+    return [t.strip() for t in lab.locator(f".{cls}").all_inner_texts()]
+
+
+def check_click_sets_start(page, artifacts: Path, prefix: str, box=(-6.25, 6.25)) -> None:
+    """A click on the second panel's landscape restarts every chain of every panel there."""
+    lab = page.locator(".ebmlab-samplerlab").first
+    plot = lab.locator(".js-plotly-plot").first
+    plot.scroll_into_view_if_needed()
+    start = lab.locator(".ebmlab-start").first
+    assert "Gaussian" in start.inner_text()
+    before = shot(plot, artifacts / f"{prefix}-click-before.png")
+    area = plot.locator("rect.nsewdrag[data-subplot='x2y2']").first.bounding_box()
+    fx, fy = 0.7, 0.3  # fractions of the plot area from the left and from the top
+    x, y = area["x"] + fx * area["width"], area["y"] + fy * area["height"]
+    page.mouse.move(x, y)  # plotly reports a click on the point it hovers
+    page.wait_for_timeout(300)
+    page.mouse.click(x, y)
+    page.wait_for_function("document.querySelector('.ebmlab-samplerlab .ebmlab-start')"
+                           ".innerText.includes('all chains at')", timeout=20_000)
+    page.wait_for_timeout(1500)
+    after = shot(plot, artifacts / f"{prefix}-click-after.png")
+    assert changed_fraction(before, after) > 0.002, "the chains did not move to the click"
+    text = start.inner_text()
+    cx, cy = (float(v) for v in text.split("(")[1].split(")")[0].split(","))
+    lo, hi = box
+    assert abs(cx - (lo + fx * (hi - lo))) < 0.3 and abs(cy - (hi - fy * (hi - lo))) < 0.3, text
+    steps = readouts(lab, "ebmlab-steps")
+    assert len(steps) == 3 and set(steps) == {"0"}, steps  # every panel restarted
+    lab.locator(".ebmlab-step").first.click()
+    page.wait_for_function("[...document.querySelectorAll('.ebmlab-samplerlab .ebmlab-steps')]"
+                           ".every(e => e.innerText.trim() === '2')", timeout=20_000)
+    page.wait_for_timeout(1000)
+    stepped = shot(plot, artifacts / f"{prefix}-click-stepped.png")
+    assert changed_fraction(after, stepped) > 0.0005, "Step did not move the chains"
+    accs = [float(a) for a in readouts(lab, "ebmlab-acc")]
+    assert all(0.0 <= a <= 1.0 for a in accs), accs
+    assert "Traceback" not in lab.inner_text()
+
+
 def test_tour_in_jupyterlab(page, lab_server, artifacts):
     start = time.time()
     run_tour(page, lab_server)
     page.screenshot(path=str(artifacts / "lab-tour-full.png"), full_page=True)
     check_explorer(page, artifacts, "lab")
     check_samplerlab(page, artifacts, "lab")
+    check_click_sets_start(page, artifacts, "lab")
     assert time.time() - start < 600
 
 
@@ -107,6 +148,7 @@ def test_voila_sampler_app(page, voila_app, artifacts):
     page.wait_for_timeout(2000)
     page.screenshot(path=str(artifacts / "voila-sampler.png"), full_page=True)
     check_samplerlab(page, artifacts, "voila")
+    check_click_sets_start(page, artifacts, "voila")
 
 
 def test_voila_explorer_app(page, voila_app, artifacts):
