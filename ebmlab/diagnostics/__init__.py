@@ -10,7 +10,9 @@ from .chains import (
     ess,
     integrated_autocorrelation_time,
     moment_errors,
+    power_law_fit,
     rhat,
+    stein_residual,
 )
 from .discrepancy import ksd, median_bandwidth, mmd, mmd_test
 from .modes import (
@@ -37,5 +39,6 @@ __all__ = [
     "acceptance_summary", "autocorrelation", "basin_masses", "cell_probabilities",
     "energy_values", "ess", "exact_marginals", "grid_kl", "grid_tv",
     "integrated_autocorrelation_time", "ksd", "log_z_quadrature", "mass_per_mode",
-    "median_bandwidth", "mmd", "mmd_test", "moment_errors", "rhat",
+    "median_bandwidth", "mmd", "mmd_test", "moment_errors", "power_law_fit", "rhat",
+    "stein_residual",
 ]

@@ -1,5 +1,7 @@
 """Chain diagnostics: autocorrelation, bulk/tail ESS and rank-normalised split-R-hat
-(Vehtari, Gelman, Simpson, Carpenter & Bürkner 2021), acceptance summaries, moment errors.
+(Vehtari, Gelman, Simpson, Carpenter & Bürkner 2021), acceptance summaries, moment errors;
+the configurational-temperature (Stein) residual, whose mean is zero under the target, and a
+power-law fit of an error against a step size (the measured order of a sampler's bias).
 
 Inputs are a ``Trace`` or a tensor laid out like ``Trace.samples``: ``(draws, chains)`` or
 ``(draws, chains, D)``. Results are per coordinate: ``(D,)``.
@@ -189,3 +191,70 @@ def moment_errors(x: Any, mean: Any, var: Any | None = None,
                                                * (1.0 / n_var + extra))
         out["ess_var"] = n_var
     return out
+
+
+def stein_residual(x: Any, energy, chunk: int = 100_000) -> torch.Tensor:
+    """The configurational-temperature residual ``r_i(x) = (∂_i E)² - ∂²_i E`` per point and
+    coordinate, shaped like ``x`` (a Trace's samples, ``(draws, chains, D)``, or ``(N, D)``).
+
+    Integration by parts gives ``E_p[(∂_i E)²] = E_p[∂²_i E]`` for ``p ∝ e^{-E}`` (the
+    configurational temperature of molecular dynamics, ``T_conf = E|∂_iE|² / E ∂²_iE = 1``),
+    so ``E_p[r_i] = 0`` exactly: the mean of ``r`` over a sampler's draws measures its bias
+    from ``∇E`` and ``∂²E`` alone, with no exact samples and no ``log Z``. Derivatives by
+    autograd through ``energy(x)``, in float64, ``chunk`` points at a time.
+    """
+    s = getattr(x, "samples", x)
+    if not isinstance(s, torch.Tensor) or s.ndim < 2 or s.shape[-1] != energy.dim:
+        raise ValueError(f"x must be a Trace or a tensor of shape (..., {energy.dim}), got "
+                         f"{getattr(s, 'shape', type(s).__name__)}")
+    chunk = int(chunk)
+    if chunk < 1:
+        raise ValueError(f"chunk must be >= 1, got {chunk}")
+    flat = s.detach().reshape(-1, energy.dim)
+    dtype = next((p.dtype for p in energy.parameters()), torch.float64)
+    out = []
+    with torch.enable_grad():
+        for part in flat.split(chunk):
+            xg = part.to(dtype).requires_grad_(True)
+            (g,) = torch.autograd.grad(energy(xg).sum(), xg, create_graph=True)
+            diag = torch.stack([torch.autograd.grad(g[:, i].sum(), xg, retain_graph=True)[0][:, i]
+                                for i in range(energy.dim)], 1)
+            out.append((g * g - diag).detach().double())
+    return torch.cat(out).reshape(s.shape)
+
+
+def power_law_fit(x: Any, y: Any, se: Any) -> dict[str, float]:
+    """Fit ``y = a · x^p`` by weighted least squares in linear space (weights ``1/se²``; the
+    standard errors are taken as known), e.g. a sampler's bias ``y ± se`` against its step
+    size ``x``: ``p`` is the measured order of the error.
+
+    Returns ``order`` (``p``), ``order_se`` (its standard error from the fit's covariance),
+    ``prefactor`` (``a``) and ``chi2`` (the weighted residual sum of squares; about
+    ``len(x) - 2`` when the model and the standard errors are right). Fitting in linear space
+    keeps small, noisy ``y`` (even ≤ 0) usable, which a log–log fit cannot.
+    """
+    from scipy.optimize import curve_fit
+
+    xs, ys, ss = (np.asarray(torch.as_tensor(v, dtype=torch.float64), dtype=float).ravel()
+                  for v in (x, y, se))
+    if not (xs.size == ys.size == ss.size) or xs.size < 3:
+        raise ValueError(f"x, y and se must have the same length >= 3, got {xs.size}, "
+                         f"{ys.size}, {ss.size}")
+    if (xs <= 0).any() or (ss <= 0).any() or not np.isfinite(np.r_[xs, ys, ss]).all():
+        raise ValueError("x and se must be positive and all values finite")
+    ref = float(np.exp(np.log(xs).mean()))  # fit a·(x/ref)^p: a and p nearly uncorrelated
+    pos = ys > 0
+    if pos.sum() >= 2:  # start from the log–log fit of the positive points
+        p0, c0 = np.polyfit(np.log(xs[pos] / ref), np.log(ys[pos]), 1)
+        start = (float(np.exp(c0)), float(p0))
+    else:
+        start = (float(np.abs(ys).mean()), 1.0)
+
+    def model(t, a, p):
+        return a * (t / ref) ** p
+
+    (a, p), cov = curve_fit(model, xs, ys, p0=start, sigma=ss, absolute_sigma=True,
+                            maxfev=10_000)
+    chi2 = float((((ys - model(xs, a, p)) / ss) ** 2).sum())
+    return {"order": float(p), "order_se": float(math.sqrt(cov[1, 1])),
+            "prefactor": float(a * ref ** (-p)), "chi2": chi2}
