@@ -104,6 +104,20 @@ def test_chain_figures():
         el.viz.plot_traces(torch.zeros(5, 2))
 
 
+def test_plot_error_order_log_axes_fit_and_references():
+    x = [0.05, 0.1, 0.2]
+    y, se = [0.01, 0.04, 0.16], [0.002, 0.004, 0.008]
+    fit = el.diagnostics.power_law_fit(x, y, se)
+    fig = el.viz.plot_error_order(x, {"BAOAB": (y, se), "noisy": ([-0.01, 0.02, 0.1], se)},
+                                  fits={"BAOAB": fit}, ylabel="bias")
+    ax = fig.axes[0]
+    assert labelled(fig) and ax.get_xscale() == ax.get_yscale() == "log"
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert any("order 2.00" in t for t in labels) and "slope 1" in labels and "slope 2" in labels
+    with pytest.raises(ValueError, match="3 entries"):
+        el.viz.plot_error_order(x, {"bad": ([1.0], [1.0])})
+
+
 def test_replica_panels_one_panel_per_replica(tmp_path):
     E = el.energies.get("bimodal", separation=8.0)
     pt = el.samplers.ParallelTempering(kernel=el.samplers.MALA(step_size=0.2), n_replicas=6,

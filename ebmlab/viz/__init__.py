@@ -1,6 +1,6 @@
 """Pure figure functions (data in, figure out) and ``savefig``."""
 
-from .chains import plot_autocorrelation, plot_bars, plot_traces
+from .chains import plot_autocorrelation, plot_bars, plot_error_order, plot_traces
 from .landscape import (
     landscape_arrays,
     mass_thresholds,
@@ -20,7 +20,8 @@ from .style import OKABE_ITO, new_figure, style
 __all__ = [
     "budget_plot", "plot_mode_masses", "replica_panels",
     "OKABE_ITO", "configure", "figure_metadata", "landscape_arrays", "mass_thresholds",
-    "new_figure", "plot_autocorrelation", "plot_bars", "plot_curves", "plot_gradient_field",
+    "new_figure", "plot_autocorrelation", "plot_bars", "plot_curves", "plot_error_order",
+    "plot_gradient_field",
     "plot_landscape", "plot_marginals", "plot_samples", "plot_temperatures", "plot_traces",
     "plot_trajectories", "savefig", "style", "surface_3d",
 ]

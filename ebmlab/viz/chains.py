@@ -1,4 +1,5 @@
-"""Figures of MCMC output: trace plots, autocorrelation, bar charts of a metric."""
+"""Figures of MCMC output: trace plots, autocorrelation, bar charts of a metric, an error
+against a step size with its fitted order."""
 
 from __future__ import annotations
 
@@ -78,6 +79,68 @@ def plot_bars(values: Mapping[str, float], ylabel: str, title: str = "",
             ax.set_yscale("log")
         ax.set_ylabel(ylabel)
         ax.set_xlabel("sampler")
+        if title:
+            ax.set_title(title)
+    return fig
+
+
+def plot_error_order(x: Sequence[float], errors: Mapping[str, tuple[Sequence[float],
+                                                                  Sequence[float]]],
+                     fits: Mapping[str, Mapping[str, float]] | None = None,
+                     reference_orders: Sequence[float] = (1.0, 2.0), xlabel: str = "step size ε",
+                     ylabel: str = "error", title: str = "", ax=None) -> Figure:
+    """An error against a step size on log–log axes: measured points with ±2 SE bars, the
+    fitted power law ``a·x^p`` of each series (from ``el.diagnostics.power_law_fit``; legend
+    "order p ± se") and faint reference slopes through the middle of the data.
+
+    ``errors``: ``{label: (values, standard_errors)}``. Non-positive values cannot be shown on
+    a log axis; they are left out of the plot (not out of the fit).
+    """
+    if ax is None:
+        fig, axes = new_figure(1, 1, (5.4, 4.0))
+        ax = axes[0, 0]
+    else:
+        fig = ax.figure
+    xs = np.asarray(x, dtype=float)
+    if (xs <= 0).any():
+        raise ValueError("x must be positive for a log–log plot")
+    with style():
+        mids = []
+        for i, (label, (y, se)) in enumerate(errors.items()):
+            y, se = np.asarray(y, dtype=float), np.asarray(se, dtype=float)
+            if y.shape != xs.shape or se.shape != xs.shape:
+                raise ValueError(f"{label!r}: values and standard errors need {xs.size} entries")
+            ok = y > 0
+            lower = np.minimum(2 * se, 0.999 * y)  # a log axis cannot reach zero
+            ax.errorbar(xs[ok], y[ok], yerr=[lower[ok], 2 * se[ok]], fmt="o", ms=5,
+                        capsize=3, color=color(i), label=f"{label} (±2 SE)")
+            fit = (fits or {}).get(label)
+            if fit is not None:
+                grid = np.geomspace(xs.min(), xs.max(), 50)
+                ax.plot(grid, fit["prefactor"] * grid ** fit["order"], "-", color=color(i),
+                        label=f"{label} fit: order {fit['order']:.2f} ± {fit['order_se']:.2f}")
+            if ok.any():
+                mids.append(float(np.exp(np.log(y[ok]).mean())))
+        x0 = float(np.exp(np.log(xs).mean()))
+        y0 = float(np.exp(np.mean(np.log(mids)))) if mids else 1.0
+        dashes = ((0, (5, 3)), (0, (1, 2)), (0, (6, 2, 1, 2)))
+        for k, p in enumerate(reference_orders):
+            ref = y0 * (xs / x0) ** p
+            ax.plot(xs, ref, ls=dashes[k % len(dashes)], color="grey", lw=1,
+                    label=f"slope {p:g}")
+            ax.annotate(f"slope {p:g}", (xs.max(), ref[xs.argmax()]), xytext=(3, 0),
+                        textcoords="offset points", fontsize=8, color="grey", va="center")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        if xs.size <= 12:
+            from matplotlib.ticker import NullFormatter
+
+            ax.set_xticks(xs, [f"{v:g}" for v in xs])
+            ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3, which="both")
         if title:
             ax.set_title(title)
     return fig
