@@ -4,6 +4,18 @@
 other kernel."""
 
 from .annealing import SMC, GeometricPath, PathEnergy, ais, default_base, sigmoid_schedule
+from .discrete import (
+    Gibbs,
+    GibbsWithGradients,
+    MetropolisFlip,
+    SiteModel,
+    Wolff,
+    discrete_names,
+    discrete_spec,
+    get_discrete,
+    linear_parts,
+    site_model,
+)
 from .driver import Chain, SamplerDivergence, Trace, initial_points, run
 from .kernel import Kernel, get, live_params, names, register, spec
 from .kernels import HMC, MALA, RWM, ULA, KineticLangevin
@@ -27,4 +39,8 @@ __all__ = [
     "default_base", "ess", "evaluate", "geometric_ladder", "get", "initial_points",
     "live_params", "multinomial_resample", "names", "register", "residual_resample", "run",
     "run_particles", "sigmoid_schedule", "spec", "systematic_resample",
+]
+__all__ += [
+    "Gibbs", "GibbsWithGradients", "MetropolisFlip", "SiteModel", "Wolff", "discrete_names",
+    "discrete_spec", "get_discrete", "linear_parts", "site_model",
 ]
