@@ -169,3 +169,39 @@ def test_plot_mode_masses_and_budget_plot(tmp_path):
     assert (tmp_path / "budget.png").exists()
     with pytest.raises(ValueError, match="positive"):
         el.viz.budget_plot({"x": ([1, 2], [0.0, 1.0])})
+
+
+def test_figures_display_inline_in_jupyter(tmp_path, monkeypatch):
+    """A cell ending in ``fig`` shows the image (no pyplot, so no inline backend), from the
+    PNG savefig wrote while the figure is unchanged."""
+    import io
+    import types
+
+    import IPython
+    from IPython.core.formatters import DisplayFormatter
+
+    from ebmlab.viz.display import enable_inline_display, figure_png
+
+    shell = types.SimpleNamespace(display_formatter=DisplayFormatter())
+    monkeypatch.setattr(IPython, "get_ipython", lambda: shell)
+    fig, axes = el.viz.new_figure(1, 2, (3.0, 2.0))  # registers the formatter
+    axes[0, 0].plot([0, 1], [0, 1])
+    data, meta = shell.display_formatter.format(fig)
+    assert data["image/png"][:8] == b"\x89PNG\r\n\x1a\n"
+    assert meta["image/png"]["width"] == 600  # 6 inches at 100 dpi
+    el.viz.savefig(fig, "shown", fig_dir=tmp_path)
+    saved = shell.display_formatter.format(fig)[0]["image/png"]
+    assert saved == fig._ebmlab_png  # what savefig rendered, resized: no second rendering
+    assert Image.open(io.BytesIO(saved)).size[0] == 600
+    assert Image.open(tmp_path / "shown.png").size[0] == 900  # the file keeps 150 dpi
+    axes[0, 1].set_title("changed after saving")
+    assert not hasattr(fig, "_ebmlab_png")
+    fresh = shell.display_formatter.format(fig)[0]["image/png"]
+    assert fresh != saved and fresh == figure_png(fig)[0]
+    # Another formatter already in place (pyplot's inline backend) is left alone.
+    other = types.SimpleNamespace(display_formatter=DisplayFormatter())
+    other.display_formatter.formatters["image/png"].for_type(Figure, lambda f: b"mine")
+    monkeypatch.setattr(IPython, "get_ipython", lambda: other)
+    assert enable_inline_display() is False
+    monkeypatch.setattr(IPython, "get_ipython", lambda: None)
+    assert enable_inline_display() is False

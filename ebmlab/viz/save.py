@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from matplotlib.figure import Figure
+
 from .style import style
 
 _CONFIG: dict[str, Any] = {"fig_dir": None, "params": None}
@@ -85,6 +87,10 @@ def savefig(fig, name: str, fig_dir: str | os.PathLike | None = None,
             fig.savefig(svg, metadata={"Creator": f"ebmlab {meta['ebmlab_version']}",
                                        "Description": text, "Date": None})
         paths += [png, svg]
+        if isinstance(fig, Figure):
+            from .display import remember_png
+
+            remember_png(fig, png.read_bytes())  # shown inline without rendering again
     elif hasattr(fig, "write_html"):
         html = out / f"{name}.html"
         fig.write_html(html, include_plotlyjs="directory", full_html=True,

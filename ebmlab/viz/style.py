@@ -41,7 +41,11 @@ def style() -> Iterator[None]:
 
 def new_figure(nrows: int = 1, ncols: int = 1, panel: tuple[float, float] = (4.6, 4.0),
                **kw):
-    """A constrained-layout ``Figure`` with an ``nrows × ncols`` grid of axes."""
+    """A constrained-layout ``Figure`` with an ``nrows × ncols`` grid of axes (shown inline in
+    Jupyter when it is a cell's value)."""
+    from .display import enable_inline_display
+
+    enable_inline_display()
     with style():
         fig = Figure(figsize=(panel[0] * ncols, panel[1] * nrows), layout="constrained")
         axes = fig.subplots(nrows, ncols, squeeze=False, **kw)
