@@ -10,9 +10,9 @@ What discrete kernels (``ebmlab.samplers.Gibbs``, ``MetropolisFlip``, ``Wolff``,
 plain energy differences without it:
 
 - ``values``: the two states of a site;
-- ``flip_delta(x, index) -> (N, k)``: ``E(x with site index[n, j] flipped) - E(x)`` for each
-  of the ``k`` sites of every chain, each flipped alone (from local fields, no full
-  evaluation);
+- ``flip_delta(x, index=None) -> (N, k)``: ``E(x with site index[n, j] flipped) - E(x)`` for
+  each of the ``k`` sites of every chain, each flipped alone (from local fields, no full
+  evaluation); every site, ``(N, D)``, when ``index`` is ``None``;
 - ``colouring() -> (D,)`` long: a proper colouring of the interaction graph — sites of one
   colour do not interact, so their conditionals are independent given the rest (a
   checkerboard on the Ising lattice; all zeros when no site interacts with another);
@@ -285,8 +285,9 @@ class Ising(BinaryEnergy):
     def local_field(self, x: torch.Tensor) -> torch.Tensor:
         """``f_i = J Σ_{j~i} s_j + h``: ``(N, D)``."""
         s = self._spins(x)
-        nb = s.roll(1, 1) + s.roll(-1, 1) + s.roll(1, 2) + s.roll(-1, 2)
-        return (self.J * nb + self.h).reshape(x.shape[0], -1)
+        nb = (s.roll(1, 1) + s.roll(-1, 1)).add_(s.roll(1, 2)).add_(s.roll(-1, 2))
+        f = nb.mul_(self.J) if self.h == 0.0 else nb.mul_(self.J).add_(self.h)
+        return f.view(x.shape[0], -1)
 
     def _grad(self, x: torch.Tensor) -> torch.Tensor:
         return -self.local_field(x)
@@ -298,9 +299,12 @@ class Ising(BinaryEnergy):
         e = -0.5 * (s * (f - self.h)).sum(1) - self.h * s.sum(1)
         return e, -f
 
-    def flip_delta(self, x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-        """``E(flip s_i) - E(s) = 2 s_i f_i`` at ``index: (N, k)`` sites: ``(N, k)``."""
+    def flip_delta(self, x: torch.Tensor, index: torch.Tensor | None = None) -> torch.Tensor:
+        """``E(flip s_i) - E(s) = 2 s_i f_i`` at ``index: (N, k)`` sites: ``(N, k)``; every
+        site (``(N, D)``, from rolls of the lattice) when ``index`` is ``None``."""
         s = x.to(self.coupling.dtype)
+        if index is None:
+            return 2.0 * s * self.local_field(s)
         n, k = index.shape
         if index.stride(0) == 0:  # the same sites in every chain (a colour class)
             sites = index[0]
@@ -487,16 +491,18 @@ class RBM(BinaryEnergy):
         return (torch.rand(p.shape, generator=gen, dtype=p.dtype, device=p.device) < p).to(
             h.dtype)
 
-    def flip_delta(self, x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-        """``F(v with v_i flipped) - F(v)`` at ``index: (N, k)``: with ``a = b_h + vᵀW`` and
-        ``d = 1 - 2v_i``, ``-d b_v,i - Σ_j [softplus(a_j + d W_ij) - softplus(a_j)]``."""
+    def flip_delta(self, x: torch.Tensor, index: torch.Tensor | None = None) -> torch.Tensor:
+        """``F(v with v_i flipped) - F(v)`` at ``index: (N, k)`` (every site when ``None``;
+        memory ``N·k·n_hidden``): with ``a = b_h + vᵀW`` and ``d = 1 - 2v_i``,
+        ``-d b_v,i - Σ_j [softplus(a_j + d W_ij) - softplus(a_j)]``."""
         v = self._v(x)
         a = self.b_hidden + v @ self.W  # (N, H)
-        d = 1.0 - 2.0 * v.gather(1, index)  # (N, k)
-        w = self.W[index]  # (N, k, H)
+        if index is None:
+            d, w, bv = 1.0 - 2.0 * v, self.W[None], self.b_visible
+        else:
+            d, w, bv = 1.0 - 2.0 * v.gather(1, index), self.W[index], self.b_visible[index]
         sp = F.softplus(a)[:, None, :]
-        return -d * self.b_visible[index] - (F.softplus(a[:, None, :] + d[..., None] * w)
-                                             - sp).sum(-1)
+        return -d * bv - (F.softplus(a[:, None, :] + d[..., None] * w) - sp).sum(-1)
 
     # -- exact results ------------------------------------------------------------------------
     def _log_z_at(self, temperature: float) -> float:
@@ -595,9 +601,12 @@ class BernoulliProduct(BinaryEnergy):
         a, b = self.values
         return (-self.logits / (b - a)).expand(x.shape[0], -1)
 
-    def flip_delta(self, x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-        u = self._u(x).gather(1, index)
-        return self.logits[index] * (2.0 * u - 1.0)
+    def flip_delta(self, x: torch.Tensor, index: torch.Tensor | None = None) -> torch.Tensor:
+        """``E(flip x_i) - E(x) = θ_i (2u_i - 1)``, ``u_i = (x_i - a)/(b - a)``: ``(N, k)``
+        at ``index: (N, k)``, ``(N, D)`` when ``None``."""
+        if index is None:
+            return self.logits * (2.0 * self._u(x) - 1.0)
+        return self.logits[index] * (2.0 * self._u(x).gather(1, index) - 1.0)
 
     def colouring(self) -> torch.Tensor:
         return torch.zeros(self.dim, dtype=torch.long, device=self.logits.device)

@@ -113,6 +113,16 @@ class SiteModel:
     lattice: tuple[Coef, Energy] | None
     _classes: dict = field(default_factory=dict, repr=False)
 
+    def masks(self, dim: int, device: torch.device) -> list[torch.Tensor]:
+        """The colour classes as boolean masks ``(D,)``."""
+        key = ("masks", dim, str(device))
+        out = self._classes.get(key)
+        if out is None:
+            out = self._classes[key] = [
+                torch.zeros(dim, dtype=torch.bool, device=device).index_fill_(0, c, True)
+                for c in self.classes(dim, device)]
+        return out
+
     def classes(self, dim: int, device: torch.device) -> list[torch.Tensor]:
         """The colour classes as index tensors (singletons without a colouring)."""
         key = (dim, str(device))
@@ -207,6 +217,7 @@ def _classes(colouring: torch.Tensor | None, dim: int, device) -> list[torch.Ten
 
 # -- shared pieces ------------------------------------------------------------------------------
 
+_MASKED_CLASSES = 4  # up to this many colours, update whole-lattice tensors under a mask
 _SCAN = Param("scan", "checkerboard", choices=("checkerboard", "random"),
               doc="checkerboard: colour classes in parallel (or a systematic scan); random: "
                   "uniformly drawn sites")
@@ -277,8 +288,12 @@ def _site_sweep(kernel, energy: Energy, state: State, gen: torch.Generator, rule
     x, n, d = state.x, state.x.shape[0], state.x.shape[1]
     dev = x.device
     gibbs = rule == "gibbs"
+    masks = None
     if kernel.scan == "checkerboard":
-        sites = [c[None, :].expand(n, -1) for c in model.classes(d, dev)]
+        classes = model.classes(d, dev)
+        if model.colouring is not None and len(classes) <= _MASKED_CLASSES:
+            masks = model.masks(d, dev)
+        sites = [c[None, :].expand(n, -1) for c in classes]
     else:
         count = d if kernel.sweep else 1
         sites = list(torch.randint(d, (count, n, 1), generator=gen, device=dev))
@@ -287,42 +302,50 @@ def _site_sweep(kernel, energy: Energy, state: State, gen: torch.Generator, rule
         kernel.scan == "checkerboard" or len(sites) > 1)
     e, aux = state.energy, state.aux
     acc = None
-    x = x.clone()
-    for idx in sites:
-        if use_structure:
-            delta = model.flip_delta(x, idx)  # (N, k)
-            u = _uniform(delta.shape, delta, gen)
-            if gibbs:
-                flip = u < torch.sigmoid(-delta)
-            else:
-                log_a = torch.nan_to_num(-delta, nan=-math.inf).clamp_(max=0.0)
-                flip = u.log_() < log_a
-                a = log_a.exp_().mean(1)
-                acc = a if acc is None else acc + a
-            cur = x.gather(1, idx)
-            x.scatter_(1, idx, torch.where(flip, _flip(cur, values), cur))
-        else:  # one site per chain, from a plain energy difference
-            y = x.clone()
-            y.scatter_(1, idx, _flip(y.gather(1, idx), values))
-            e_y, _, aux_y = evaluate(energy, y, grad=False)
-            delta = e_y - e
-            u = _uniform(delta.shape, delta, gen)
-            if gibbs:
-                flip = u < torch.sigmoid(-delta)
-            else:
-                log_a = torch.nan_to_num(-delta, nan=-math.inf).clamp(max=0.0)
-                flip = u.log_() < log_a
-                a = log_a.exp()
-                acc = a if acc is None else acc + a
-            x = torch.where(flip[:, None], y, x)
-            e = torch.where(flip, e_y, e)
-            if aux is not None:
-                aux = tuple(torch.where(flip, v, w) for w, v in zip(aux, aux_y, strict=True))
-    n_calls = len(sites)
+
+    def decide(delta: torch.Tensor) -> torch.Tensor:
+        """Which proposed flips happen; adds Metropolis acceptance probabilities to ``acc``."""
+        nonlocal acc
+        u = _uniform(delta.shape, delta, gen)
+        if gibbs:
+            return u < torch.sigmoid(-delta)
+        log_a = torch.nan_to_num(-delta, nan=-math.inf).clamp_(max=0.0)
+        flip = u.log_() < log_a
+        a = log_a.exp_()
+        a = a.mean(1) if mask is None else (a * mask).sum(1) / mask.sum()
+        acc = a if acc is None else acc + a
+        return flip
+
+    mask = None
+    if masks is not None:
+        # A few colours (a checkerboard): ΔE at every site, updates masked to one colour —
+        # whole-lattice tensor operations, no gathers or scatters.
+        for mask in masks:
+            flip = decide(model.flip_delta(x, None)) & mask
+            x = torch.where(flip, _flip(x, values), x)
+        n_updates = len(masks)
+    else:
+        x = x.clone()
+        for idx in sites:
+            if use_structure:
+                flip = decide(model.flip_delta(x, idx))  # (N, k)
+                cur = x.gather(1, idx)
+                x.scatter_(1, idx, torch.where(flip, _flip(cur, values), cur))
+            else:  # one site per chain, from a plain energy difference
+                y = x.clone()
+                y.scatter_(1, idx, _flip(y.gather(1, idx), values))
+                e_y, _, aux_y = evaluate(energy, y, grad=False)
+                flip = decide((e_y - e)[:, None])[:, 0]
+                x = torch.where(flip[:, None], y, x)
+                e = torch.where(flip, e_y, e)
+                if aux is not None:
+                    aux = tuple(torch.where(flip, v, w) for w, v in zip(aux, aux_y, strict=True))
+        n_updates = len(sites)
+    n_calls = n_updates
     if use_structure:
         e, _, aux = evaluate(energy, x, grad=False)
         n_calls += 1
-    acc = torch.ones_like(e) if acc is None else (acc / len(sites)).to(e.dtype)
+    acc = torch.ones_like(e) if acc is None else (acc / n_updates).to(e.dtype)
     return state.replace(x=x, energy=e, aux=aux), Info(accept_prob=acc, n_energy=n_calls)
 
 
@@ -420,6 +443,11 @@ def _merge(infos: list[Info]) -> Info:
                 n_energy=sum(i.n_energy for i in infos), diverged=div)
 
 
+# The neighbour of site (r, c) to the right, left, below and above, as rolls of an (N, L, L)
+# grid: ``grid.roll(*shift)[r, c]`` is that neighbour's value.
+_SHIFTS = ((-1, 2), (1, 2), (-1, 1), (1, 1))
+
+
 class Wolff(_DiscreteKernel):
     """Wolff cluster updates for the Ising model (Wolff 1989), batched over chains.
 
@@ -459,40 +487,44 @@ class Wolff(_DiscreteKernel):
         coef, ising = self._lattice(energy)
         x = state.x
         n, d = x.shape
-        dev = x.device
-        s = x.to(ising.coupling.dtype)
+        L, dev = ising.L, x.device
+        s = x.to(ising.coupling.dtype).view(n, L, L)
         beta = (coef.to(s.dtype).reshape(n, 1, 1) if isinstance(coef, torch.Tensor)
                 else torch.full((n, 1, 1), float(coef), dtype=s.dtype, device=dev))
-        p_add = -torch.expm1(-2.0 * abs(ising.J) * beta)  # (N, 1, 1)
+        p_add = -torch.expm1(-2.0 * abs(ising.J) * beta)[:, None]  # (N, 1, 1, 1)
         sign = 1.0 if ising.J >= 0 else -1.0
-        nb = ising.neighbour_table.to(dev).T.reshape(-1)  # (4·D,): neighbour k of site i
         rows = torch.arange(n, device=dev)
         acc_all = []
         for _ in range(self.n_clusters):
-            # Bond variables, one per (direction, site): the bond from site i to its k-th
-            # neighbour is open with probability p when the spins are aligned (J > 0) or
-            # anti-aligned (J < 0). The cluster grows into i through it when the neighbour
-            # is on the frontier; each bond is tested once, from whichever end joins first,
-            # so one variable per direction and site is one coin per bond.
-            s_nb = s[:, nb].view(n, 4, d)
-            open_ = (s_nb * s[:, None, :] * sign > 0) & (_uniform((n, 4, d), s, gen) < p_add)
+            # Bond variables, one per (site, direction): the bond from site i to its
+            # neighbour in direction k is open with probability p when the spins are aligned
+            # (J > 0; anti-aligned for J < 0). The cluster grows into i through it when that
+            # neighbour is on the frontier. Each bond is tested once, from whichever end
+            # joins first, so one variable per direction and site is one coin per bond.
+            nbs = torch.stack([s.roll(sh, dim) for sh, dim in _SHIFTS], 1)  # (N, 4, L, L)
+            open_ = (nbs * s[:, None] * sign > 0) & (_uniform(nbs.shape, s, gen) < p_add)
             cluster = torch.zeros(n, d, dtype=torch.bool, device=dev)
             cluster[rows, torch.randint(d, (n,), generator=gen, device=dev)] = True
+            cluster = cluster.view(n, L, L)
             frontier = cluster
             while bool(frontier.any()):
-                reach = (open_ & frontier[:, nb].view(n, 4, d)).any(1)
-                frontier = reach & ~cluster
+                reach = open_[:, 0] & frontier.roll(*_SHIFTS[0])
+                for k in range(1, 4):
+                    reach |= open_[:, k] & frontier.roll(*_SHIFTS[k])
+                frontier = reach.logical_and_(~cluster)
                 cluster = cluster | frontier
+            flat = cluster.view(n, d)
+            sf = s.view(n, d)
             if ising.h != 0.0:
-                log_a = -2.0 * ising.h * beta.view(n) * (s * cluster).sum(1)
+                log_a = -2.0 * ising.h * beta.view(n) * (sf * flat).sum(1)
                 accept = _uniform((n,), s, gen).log() < log_a
                 acc_all.append(log_a.clamp(max=0.0).exp())
-                cluster = cluster & accept[:, None]
+                flat = flat & accept[:, None]
             else:
                 acc_all.append(torch.ones(n, dtype=s.dtype, device=dev))
-            s = torch.where(cluster, -s, s)
+            s = torch.where(flat, -sf, sf).view(n, L, L)
         a, b = ising.values
-        x_new = torch.where(s > 0, b, a).to(x.dtype)
+        x_new = torch.where(s.view(n, d) > 0, b, a).to(x.dtype)
         e, _, aux = evaluate(energy, x_new, grad=False)
         info = Info(accept_prob=torch.stack(acc_all).mean(0).to(e.dtype), n_energy=1)
         return state.replace(x=x_new, energy=e, aux=aux), info
