@@ -54,6 +54,7 @@ class _Panel:
         self.chain: Chain | None = None
         self.stopped = False
         self.last_mmd: float | None = None
+        self.last_ess: tuple | None = None
         self.frames = 0
         self.trail: list[np.ndarray] = []
         self.history: list[torch.Tensor] = []
@@ -104,6 +105,7 @@ class _Panel:
         parameter change) from where the chains are now."""
         self.message.value = ""
         self.trail, self.history, self.last_mmd, self.frames = [], [], None, 0
+        self.last_ess: tuple | None = None
         old = self.chain
         self.chain, self.stopped = None, False
         try:
@@ -355,16 +357,15 @@ class SamplerLab(Lab):
                 "</span>")
 
     @staticmethod
-    def _trails(p: _Panel) -> tuple[list, list]:
+    def _trails(p: _Panel) -> tuple[np.ndarray, np.ndarray]:
+        """The last few positions of a few chains as one polyline, NaN between chains (numpy
+        arrays travel as binary buffers; lists with ``None`` are validated item by item)."""
         if len(p.trail) < 2:
-            return [], []
+            return np.empty(0), np.empty(0)
         t = np.stack(p.trail)  # (L, C, 2)
-        tx: list = []
-        ty: list = []
-        for c in range(t.shape[1]):
-            tx += list(t[:, c, 0]) + [None]
-            ty += list(t[:, c, 1]) + [None]
-        return tx, ty
+        t = np.concatenate([t, np.full((1, t.shape[1], 2), np.nan)], 0)  # (L + 1, C, 2)
+        xy = t.transpose(1, 0, 2).reshape(-1, 2)
+        return xy[:, 0], xy[:, 1]
 
     def _readout(self, p: _Panel) -> str:
         ch = p.chain
@@ -374,9 +375,11 @@ class SamplerLab(Lab):
                 f"{ch.n_grad}",
                 f"acceptance <b class='ebmlab-acc'>{acc_s}</b>"]
         if len(p.history) >= 20:
-            h = torch.stack(p.history)  # (frames, chains, 2)
-            rows.append(f"ESS (x₁, last {len(p.history)} frames × {h.shape[1]} chains) "
-                        f"{float(ess(h[..., :1])[0]):.0f}")
+            if p.last_ess is None or p.frames % 5 == 0:  # ~1.5 ms: every 5 frames
+                h = torch.stack(p.history)  # (frames, chains, 2)
+                p.last_ess = (len(p.history), h.shape[1], float(ess(h[..., :1])[0]))
+            n_frames, n_chains, value = p.last_ess
+            rows.append(f"ESS (x₁, last {n_frames} frames × {n_chains} chains) {value:.0f}")
         if self._exact is not None and not p.stopped:
             if p.last_mmd is None or p.frames % 10 == 0:  # ~5 ms: every 10 frames
                 p.last_mmd = mmd(p.positions(), self._exact, max_points=300)
