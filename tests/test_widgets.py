@@ -360,3 +360,16 @@ def test_training_monitor_updates_and_stops_cleanly():
     assert len(mon2.history.step) > n
     with pytest.raises(ValueError, match="2-D"):
         TrainingMonitor(model, torch.zeros(10, 3))
+
+
+def test_temperinglab_divergence_is_a_message_and_reset_recovers():
+    from ebmlab.widgets import TemperingLab
+
+    lab = TemperingLab("double_well", n_replicas=3, n_chains=30, kernel="ula")
+    lab.step_size.value = 2.0  # ULA at ε·T up to 40: diverges
+    results = [lab.frame() for _ in range(5)]  # never raises
+    assert results[-1] is False and not lab.playing
+    assert "diverged" in lab.message.value and "Press Reset" in lab.message.value
+    lab.step_size.value = 0.01  # a control change resets the ladder
+    assert lab.message.value == "" and lab.frame() and lab.chain.steps == 2
+    assert torch.isfinite(lab.pt.replicas(lab.chain.state)).all()

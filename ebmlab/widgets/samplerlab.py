@@ -371,8 +371,9 @@ class SamplerLab(Lab):
         ch = p.chain
         acc = p.acceptance
         acc_s = "–" if math.isnan(acc) else f"{acc:.2f}"
-        rows = [f"steps <b class='ebmlab-steps'>{ch.steps}</b>, gradient evaluations "
-                f"{ch.n_grad}",
+        cost = (f"gradient evaluations {ch.n_grad}" if ch.kernel.uses_grad
+                else f"energy evaluations {ch.n_energy}")
+        rows = [f"steps <b class='ebmlab-steps'>{ch.steps}</b>, {cost}",
                 f"acceptance <b class='ebmlab-acc'>{acc_s}</b>"]
         if len(p.history) >= 20:
             if p.last_ess is None or p.frames % 5 == 0:  # ~1.5 ms: every 5 frames
