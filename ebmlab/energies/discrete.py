@@ -15,7 +15,9 @@ plain energy differences without it:
   evaluation); every site, ``(N, D)``, when ``index`` is ``None``;
 - ``colouring() -> (D,)`` long: a proper colouring of the interaction graph — sites of one
   colour do not interact, so their conditionals are independent given the rest (a
-  checkerboard on the Ising lattice; all zeros when no site interacts with another);
+  checkerboard on the Ising lattice; all zeros when no site interacts with another). An
+  energy that declares one must accept ``flip_delta(x, None)``: with up to four colours
+  kernels update whole-lattice tensors under a colour mask;
 - ``sample_hidden(v, gen)`` / ``sample_visible(h, gen)``: exact block conditionals of a
   latent-variable model whose free energy this is (the RBM);
 - ``neighbour_table``, ``J``, ``h``: the nearest-neighbour lattice (cluster moves).

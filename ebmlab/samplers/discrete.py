@@ -256,6 +256,10 @@ class _DiscreteKernel(Kernel):
     def prepare(self, energy: Energy, x: torch.Tensor) -> torch.Tensor:
         """The start as valid states (see the module docstring), or ``ValueError``."""
         x = self.check_input(energy, x)
+        if isinstance(energy, Ladder) and not energy.beta.is_floating_point():
+            raise ValueError("ParallelTempering needs floating-point states (its ladder takes "
+                             f"the dtype of x0, here {energy.beta.dtype}, which would round "
+                             "the inverse temperatures); pass x0.float()")
         a, b = self._values(site_model(energy), energy)
         ok = (x == a) | (x == b)
         if bool(ok.all()):
