@@ -115,8 +115,9 @@ def main() -> None:
     L = 8 if args.quick else 16
     rep = 3 if args.quick else 5
     print("throughput …", flush=True)
-    thr = [throughput(Lt, n, 100 if args.quick else 200, rep)
-           for Lt, n in ((16, 64), (64, 64), (32, 1024))]
+    div = 2 if args.quick else 1
+    thr = [throughput(Lt, n, steps // div, rep)
+           for Lt, n, steps in ((16, 64, 200), (64, 64, 40), (32, 1024, 20))]
     seconds = 4.0 if args.quick else 15.0
     print(f"efficiency at T_c, L = {L} …", flush=True)
     eff = efficiency(L, 32, seconds)

@@ -31,7 +31,6 @@ knowing nothing of the target.
 from __future__ import annotations
 
 import math
-import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -133,15 +132,14 @@ class SiteModel:
         return out
 
 
-_MODELS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
 def site_model(energy: Energy) -> SiteModel:
-    """Expand ``energy`` into weighted leaves and combine what they declare (cached per
-    energy object: energies are immutable in what they declare)."""
-    model = _MODELS.get(energy)
+    """Expand ``energy`` into weighted leaves and combine what they declare (cached on the
+    energy object, which lives and dies with it: energies are immutable in what they
+    declare)."""
+    model = energy.__dict__.get("_site_model")
     if model is None:
-        model = _MODELS[energy] = _build_site_model(energy)
+        model = _build_site_model(energy)
+        object.__setattr__(energy, "_site_model", model)
     return model
 
 
@@ -159,12 +157,7 @@ def _build_site_model(energy: Energy) -> SiteModel:
         if len(live) == 1 and _is_one(live[0][0]):
             fd = live[0][1].flip_delta
         else:
-            def fd(x: torch.Tensor, index: torch.Tensor, live=live) -> torch.Tensor:
-                out = None
-                for c, e in live:
-                    d = _scale(c, e.flip_delta(x, index))
-                    out = d if out is None else out + d
-                return out
+            fd = _CombinedDelta(live)
     colouring = _combine_colourings(live, energy.dim) if fd is not None else None
     block = None
     if (len(live) == 1 and _is_one(live[0][0])
@@ -175,6 +168,20 @@ def _build_site_model(energy: Energy) -> SiteModel:
     if len(live) == 1 and all(hasattr(live[0][1], a) for a in ("neighbour_table", "J", "h")):
         lattice = live[0]
     return SiteModel(values, leaves, fd, colouring, block, lattice)
+
+
+class _CombinedDelta:
+    """``Σ_k c_k ΔE_k``: the flip deltas of a linear combination of energies."""
+
+    def __init__(self, live: list[tuple[Coef, Energy]]) -> None:
+        self.live = live
+
+    def __call__(self, x: torch.Tensor, index: torch.Tensor | None) -> torch.Tensor:
+        out = None
+        for c, e in self.live:
+            d = _scale(c, e.flip_delta(x, index))
+            out = d if out is None else out + d
+        return out
 
 
 def _is_one(c: Coef) -> bool:
