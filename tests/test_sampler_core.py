@@ -283,3 +283,14 @@ def test_params_have_bool_and_choice_kinds():
         KineticLangevin(splitting="ABOBA")
     live = {p.name for p in el.samplers.live_params(HMC)}
     assert "step_size" in live and "target_accept" not in live
+
+
+def test_annealers_keep_the_kernel_step_unless_told():
+    """``ais(kernel=MALA(step_size=0.5))`` moves with 0.5 (not a default of the function):
+    its mean acceptance differs from the same run at step 0.1."""
+    big = ais(MIX, n_chains=64, n_temps=20, kernel=MALA(step_size=1.5), tune=False, seed=0)
+    small = ais(MIX, n_chains=64, n_temps=20, kernel=MALA(step_size=1.5), step_size=0.05,
+                tune=False, seed=0)
+    assert big.acceptance < small.acceptance - 0.2, (big.acceptance, small.acceptance)
+    assert SMC(kernel=MALA(step_size=0.7)).kernel.step_size == 0.7
+    assert SMC().kernel.step_size == 0.1

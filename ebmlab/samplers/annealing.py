@@ -137,8 +137,10 @@ class GeometricPath:
 
 
 def _kernel(kernel: Kernel | str | None, step_size: float | None) -> Kernel:
+    """The kernel object; ``step_size`` (when given) overrides its own. The default kernel
+    is ``MALA(step_size=0.1)``."""
     if kernel is None:
-        kernel = "mala"
+        kernel = get("mala", step_size=0.1)
     if isinstance(kernel, str):
         kernel = get(kernel)
     if not isinstance(kernel, Kernel):
@@ -150,7 +152,7 @@ def _kernel(kernel: Kernel | str | None, step_size: float | None) -> Kernel:
 
 
 def ais(energy: Energy, base: Energy | None = None, n_chains: int = 256, n_temps: int = 200,
-        kernel: Kernel | str | None = None, step_size: float | None = 0.1,
+        kernel: Kernel | str | None = None, step_size: float | None = None,
         n_steps_per_temp: int = 1, target_accept: float = 0.7, tune: bool = True,
         seed: int | None = 0) -> ParticleResult:
     """Annealed importance sampling (Neal 2001): the particle engine on the geometric path
@@ -163,7 +165,7 @@ def ais(energy: Energy, base: Energy | None = None, n_chains: int = 256, n_temps
     which couples the chains: ``Ẑ`` is then unbiased only approximately; ``tune=False``
     keeps the step fixed and the estimator exactly unbiased. With a ``ULA`` kernel this is the
     Jarzynski-weighted Langevin estimator, exact only as ``ε → 0``.
-    ``step_size`` (when not ``None``) overrides the kernel's own.
+    ``step_size`` (when given) overrides the kernel's own step.
     """
     n_temps = check_int("n_temps", n_temps, ge=2)
     model = GeometricPath(energy, default_base(energy) if base is None else base,
@@ -185,7 +187,7 @@ class SMC:
 
     def __init__(self, kernel: Kernel | str | None = None, n_mcmc: int = 5,
                  target_cess: float = 0.9, resample_threshold: float = 0.5,
-                 step_size: float | None = 0.1, target_accept: float = 0.7, tune: bool = True,
+                 step_size: float | None = None, target_accept: float = 0.7, tune: bool = True,
                  resampling: str = "systematic", max_steps: int = 1000) -> None:
         self.kernel = _kernel(kernel, step_size)
         self.n_mcmc = check_int("n_mcmc", n_mcmc, ge=1)
