@@ -10,9 +10,6 @@ from .discrete import (
     MetropolisFlip,
     SiteModel,
     Wolff,
-    discrete_names,
-    discrete_spec,
-    get_discrete,
     linear_parts,
     site_model,
 )
@@ -41,6 +38,6 @@ __all__ = [
     "run_particles", "sigmoid_schedule", "spec", "systematic_resample",
 ]
 __all__ += [
-    "Gibbs", "GibbsWithGradients", "MetropolisFlip", "SiteModel", "Wolff", "discrete_names",
-    "discrete_spec", "get_discrete", "linear_parts", "site_model",
+    "Gibbs", "GibbsWithGradients", "MetropolisFlip", "SiteModel", "Wolff",
+    "linear_parts", "site_model",
 ]

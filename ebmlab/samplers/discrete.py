@@ -40,7 +40,7 @@ from ..energies.base import Energy
 from ..energies.composition import Sum, Tempered
 from ..params import Param
 from .annealing import PathEnergy
-from .kernel import Kernel
+from .kernel import Kernel, register
 from .moves import metropolis
 from .state import Info, State, evaluate
 from .tempering import Ladder
@@ -263,10 +263,6 @@ class _DiscreteKernel(Kernel):
     def prepare(self, energy: Energy, x: torch.Tensor) -> torch.Tensor:
         """The start as valid states (see the module docstring), or ``ValueError``."""
         x = self.check_input(energy, x)
-        if isinstance(energy, Ladder) and not energy.beta.is_floating_point():
-            raise ValueError("ParallelTempering needs floating-point states (its ladder takes "
-                             f"the dtype of x0, here {energy.beta.dtype}, which would round "
-                             "the inverse temperatures); pass x0.float()")
         a, b = self._values(site_model(energy), energy)
         ok = (x == a) | (x == b)
         if bool(ok.all()):
@@ -363,6 +359,7 @@ def _site_sweep(kernel, energy: Energy, state: State, gen: torch.Generator, rule
 # -- the kernels ------------------------------------------------------------------------------
 
 
+@register
 class Gibbs(_DiscreteKernel):
     """Gibbs sampling: every update draws a site (or a block) from its exact conditional.
 
@@ -395,6 +392,7 @@ class Gibbs(_DiscreteKernel):
         return _site_sweep(self, energy, state, gen, "gibbs")
 
 
+@register
 class MetropolisFlip(_DiscreteKernel):
     """Metropolis single-site (or ``n_flips``-site) flips: propose flipping sites, accept
     with ``min(1, e^{E(x) - E(x')})``. Any discrete energy.
@@ -459,6 +457,7 @@ def _merge(infos: list[Info]) -> Info:
 _SHIFTS = ((-1, 2), (1, 2), (-1, 1), (1, 1))
 
 
+@register
 class Wolff(_DiscreteKernel):
     """Wolff cluster updates for the Ising model (Wolff 1989), batched over chains.
 
@@ -541,6 +540,7 @@ class Wolff(_DiscreteKernel):
         return state.replace(x=x_new, energy=e, aux=aux), info
 
 
+@register
 class GibbsWithGradients(_DiscreteKernel):
     """Gibbs-with-gradients (Grathwohl, Swersky, Hashemi, Duvenaud & Maddison 2021): a
     single-site flip proposed from the gradient's estimate of every flip's energy change,
@@ -583,27 +583,3 @@ class GibbsWithGradients(_DiscreteKernel):
             state, info = metropolis(state, prop, log_alpha, gen, n_grad=1)
             infos.append(info)
         return state, _merge(infos)
-
-
-# -- a registry of the discrete kernels ---------------------------------------------------------
-
-_DISCRETE: dict[str, type[Kernel]] = {
-    k.name: k for k in (Gibbs, MetropolisFlip, Wolff, GibbsWithGradients)}
-
-
-def discrete_names() -> list[str]:
-    """Names of the discrete kernels: ``gibbs``, ``flip``, ``wolff``, ``gwg``."""
-    return list(_DISCRETE)
-
-
-def discrete_spec(name: str) -> type[Kernel]:
-    try:
-        return _DISCRETE[name]
-    except KeyError:
-        raise ValueError(f"unknown discrete kernel {name!r}; registered: "
-                         f"{', '.join(_DISCRETE)}") from None
-
-
-def get_discrete(name: str, **hyper: Any) -> Kernel:
-    """A discrete kernel by name, e.g. ``get_discrete("gibbs", scan="random")``."""
-    return discrete_spec(name)(**hyper)

@@ -131,8 +131,14 @@ def register(cls: type[Kernel]) -> type[Kernel]:
     return cls
 
 
-def names() -> list[str]:
-    return list(_REGISTRY)
+def names(state: str | None = None) -> list[str]:
+    """Registered kernel names; ``state="continuous"`` (float ``x``: Langevin, HMC, …) or
+    ``"discrete"`` (spins, binary units: Gibbs, Wolff, …) keeps one kind."""
+    if state is None:
+        return list(_REGISTRY)
+    if state not in ("continuous", "discrete"):
+        raise ValueError(f"state must be 'continuous', 'discrete' or None, got {state!r}")
+    return [n for n, k in _REGISTRY.items() if k.float_state == (state == "continuous")]
 
 
 def spec(name: str) -> type[Kernel]:

@@ -102,10 +102,11 @@ class ParallelTempering(Kernel):
         x = self.check_input(energy, x)
         r, n = self.n_replicas, x.shape[0]
         temps = self.temperatures.to(device=x.device)
-        beta_rows = (1.0 / temps).repeat_interleave(n).to(x.dtype)
+        fdt = x.dtype if x.is_floating_point() else torch.get_default_dtype()  # spins: β, ε float
+        beta_rows = (1.0 / temps).repeat_interleave(n).to(fdt)
         ladder = Ladder(energy, beta_rows)
         inner = self.kernel.init(ladder, x.repeat(r, 1), gen)
-        eps_rows = (self.step_size * temps).repeat_interleave(n)[:, None].to(x.dtype)
+        eps_rows = (self.step_size * temps).repeat_interleave(n)[:, None].to(fdt)
         walker = torch.arange(r, device=x.device)[:, None].expand(r, n).clone()
         extra = {"ladder": ladder, "energy": energy, "n": n, "parity": 0,
                  "swap_tries": torch.zeros(r - 1, dtype=torch.float64),

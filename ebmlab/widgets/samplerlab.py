@@ -42,7 +42,7 @@ class _Panel:
 
     def __init__(self, lab: SamplerLab, index: int, name: str, hyper: dict | None) -> None:
         self.lab, self.index = lab, index
-        self.choice = widgets.Dropdown(options=[OFF, *registry.names()], value=name,
+        self.choice = widgets.Dropdown(options=[OFF, *registry.names("continuous")], value=name,
                                        description=f"sampler {index + 1}", style=STYLE,
                                        layout=widgets.Layout(width="260px"))
         self.params = widgets.VBox()

@@ -31,7 +31,7 @@ TRACES = ("landscape", "chains", "start")
 
 def inner_kernels() -> list[str]:
     """Registered kernels that parallel tempering can wrap (everything but itself)."""
-    return [n for n in registry.names() if n != ParallelTempering.name]
+    return [n for n in registry.names("continuous") if n != ParallelTempering.name]
 
 
 class TemperingLab(Lab):
