@@ -17,6 +17,7 @@ import time
 from queue import Empty
 from typing import Any
 
+from jupyter_core.utils import run_sync
 from papermill.clientwrap import PapermillNotebookClient
 from papermill.engines import NBClientEngine, papermill_engines
 from papermill.log import logger
@@ -40,6 +41,7 @@ def sliced(get_msg, slice_s: float = POLL_SLICE):
                 if deadline is not None and time.monotonic() >= deadline:
                     raise
 
+    get_msg_sliced.sliced = True
     return get_msg_sliced
 
 
@@ -53,11 +55,27 @@ class SlicedPollClient(PapermillNotebookClient):
         km.transport = "ipc"
         return km
 
+    async def async_start_new_kernel(self, **kwargs):
+        """The kernel's own stdout/stderr (its warnings, "KeyboardInterrupt caught in
+        kernel" when a timed-out cell is interrupted) go to ``<output>.kernel.log`` beside the
+        executed notebook, not into the progress output of ``ebmlab reproduce``."""
+        out = getattr(self.nb_man, "output_path", None)
+        if not out or "stderr" in kwargs:
+            return await super().async_start_new_kernel(**kwargs)
+        with open(f"{out}.kernel.log", "wb") as log:  # the kernel process keeps its own copy
+            kwargs.update(stdout=log, stderr=log)
+            return await super().async_start_new_kernel(**kwargs)
+
     async def async_start_new_kernel_client(self):
         kc = await super().async_start_new_kernel_client()
         for channel in (kc.shell_channel, kc.iopub_channel):
             channel.get_msg = sliced(channel.get_msg)
         return kc
+
+    # nbclient binds its synchronous entry points to its own coroutines at class creation;
+    # rebind them so the overrides above are the ones that run.
+    start_new_kernel = run_sync(async_start_new_kernel)
+    start_new_kernel_client = run_sync(async_start_new_kernel_client)
 
 
 class SlicedPollEngine(NBClientEngine):

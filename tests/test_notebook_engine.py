@@ -62,3 +62,28 @@ def test_engine_registers_with_papermill():
 
     assert register() == ENGINE == register()
     assert papermill_engines.get_engine(ENGINE).__name__ == "SlicedPollEngine"
+
+
+def test_engine_client_really_polls_in_slices(tmp_path):
+    """nbclient's synchronous entry points are bound to its own coroutines: check that a
+    kernel started by the engine's client has the sliced waits and writes its own output to
+    the kernel log, not to ours."""
+    import nbformat
+    from papermill.engines import NotebookExecutionManager
+
+    from ebmlab.notebook_engine import SlicedPollClient
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell("import sys; print('to the kernel log', "
+                                          "file=sys.__stderr__, flush=True)")]
+    out = tmp_path / "out.ipynb"
+    client = SlicedPollClient(NotebookExecutionManager(nb, output_path=str(out)),
+                              kernel_name="python3", timeout=60)
+    with client.setup_kernel():
+        assert getattr(client.kc.shell_channel.get_msg, "sliced", False)
+        assert getattr(client.kc.iopub_channel.get_msg, "sliced", False)
+        assert client.km.transport == "ipc"
+        client.execute_cell(nb.cells[0], 0)
+    assert "to the kernel log" in (tmp_path / "out.ipynb.kernel.log").read_text()
