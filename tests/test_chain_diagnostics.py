@@ -116,6 +116,14 @@ def test_stein_residual_matches_closed_forms_and_has_mean_zero_under_the_target(
         r = el.diagnostics.stein_residual(E.sample(20_000, seed=3), E)
         z = r.mean(0) / (r.std(0) / math.sqrt(r.shape[0]))
         assert (z.abs() < 4).all(), (name, z)
+    # Any test function: φ = x e^{-x²} gives r = φ E' - φ' with the same mean zero.
+    phi = el.diagnostics.stein_residual(w, W, test_function=lambda v: v * torch.exp(-v * v))
+    f = torch.exp(-u * u)
+    assert torch.allclose(phi[:, 0], u * f * 4 * u * (u * u - 1) - (1 - 2 * u * u) * f,
+                          atol=1e-9)
+    assert abs(float(phi.mean())) < 4 * float(phi.std()) / math.sqrt(phi.numel())
+    with pytest.raises(ValueError, match="test_function must map"):
+        el.diagnostics.stein_residual(w, W, test_function=lambda v: v.sum(1))
     # A Trace is accepted and keeps the (draws, chains, D) layout.
     t = el.samplers.MALA(step_size=0.3).run(G, n_chains=8, n_steps=20, seed=0)
     assert el.diagnostics.stein_residual(t, G).shape == t.samples.shape

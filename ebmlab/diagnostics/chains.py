@@ -1,7 +1,7 @@
 """Chain diagnostics: autocorrelation, bulk/tail ESS and rank-normalised split-R-hat
 (Vehtari, Gelman, Simpson, Carpenter & Bürkner 2021), acceptance summaries, moment errors;
-the configurational-temperature (Stein) residual, whose mean is zero under the target, and a
-power-law fit of an error against a step size (the measured order of a sampler's bias).
+the Stein residual (configurational temperature by default), whose mean is zero under the
+target, and a power-law fit of an error against a step size (the measured order of a bias).
 
 Inputs are a ``Trace`` or a tensor laid out like ``Trace.samples``: ``(draws, chains)`` or
 ``(draws, chains, D)``. Results are per coordinate: ``(D,)``.
@@ -193,15 +193,41 @@ def moment_errors(x: Any, mean: Any, var: Any | None = None,
     return out
 
 
-def stein_residual(x: Any, energy, chunk: int = 100_000) -> torch.Tensor:
-    """The configurational-temperature residual ``r_i(x) = (∂_i E)² - ∂²_i E`` per point and
-    coordinate, shaped like ``x`` (a Trace's samples, ``(draws, chains, D)``, or ``(N, D)``).
+def _diagonal_derivative(f: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """``∂f_i/∂x_i`` for ``f: (N, D)`` computed from ``x: (N, D)`` row by row, by autograd."""
+    d = x.shape[1]
+    return torch.stack([torch.autograd.grad(f[:, i].sum(), x, retain_graph=i < d - 1)[0][:, i]
+                        for i in range(d)], 1)
 
-    Integration by parts gives ``E_p[(∂_i E)²] = E_p[∂²_i E]`` for ``p ∝ e^{-E}`` (the
-    configurational temperature of molecular dynamics, ``T_conf = E|∂_iE|² / E ∂²_iE = 1``),
-    so ``E_p[r_i] = 0`` exactly: the mean of ``r`` over a sampler's draws measures its bias
-    from ``∇E`` and ``∂²E`` alone, with no exact samples and no ``log Z``. Derivatives by
-    autograd through ``energy(x)``, in float64, ``chunk`` points at a time.
+
+def _stein_terms(energy, x: torch.Tensor, test_function, analytic: bool
+                 ) -> torch.Tensor:
+    if test_function is None:  # φ = ∇E: differentiate the gradient itself
+        if analytic:
+            g = energy.grad(x)
+        else:
+            (g,) = torch.autograd.grad(energy(x).sum(), x, create_graph=True)
+        return g.detach() * g.detach() - _diagonal_derivative(g, x)
+    g = energy.grad(x).detach()
+    phi = test_function(x)
+    if not isinstance(phi, torch.Tensor) or phi.shape != x.shape:
+        raise ValueError(f"test_function must map (N, {x.shape[1]}) points to (N, "
+                         f"{x.shape[1]}) values, got {getattr(phi, 'shape', type(phi))}")
+    return phi.detach() * g - _diagonal_derivative(phi, x)
+
+
+def stein_residual(x: Any, energy, test_function=None, chunk: int = 100_000) -> torch.Tensor:
+    """The Stein residual ``r_i(x) = φ_i(x) ∂_i E(x) - ∂_i φ_i(x)`` per point and coordinate,
+    shaped like ``x`` (a Trace's samples, ``(draws, chains, D)``, or ``(N, D)``).
+
+    Integration by parts gives ``E_p[φ_i ∂_i E] = E_p[∂_i φ_i]`` for ``p ∝ e^{-E}`` and any
+    smooth ``φ`` that does not grow too fast, so ``E_p[r_i] = 0`` exactly: the mean of ``r``
+    over a sampler's draws measures its bias from ``∇E`` alone, with no exact samples and no
+    ``log Z`` (the identity behind the kernel Stein discrepancy). The default ``φ = ∇E``
+    gives the configurational temperature of molecular dynamics, ``r_i = (∂_i E)² - ∂²_i E``
+    (``T_conf = E(∂_iE)² / E ∂²_iE = 1``). ``test_function`` maps ``(N, D) -> (N, D)`` with
+    differentiable torch operations. Derivatives by autograd (through the energy's analytic
+    gradient where it declares one), in float64, ``chunk`` points at a time.
     """
     s = getattr(x, "samples", x)
     if not isinstance(s, torch.Tensor) or s.ndim < 2 or s.shape[-1] != energy.dim:
@@ -216,10 +242,13 @@ def stein_residual(x: Any, energy, chunk: int = 100_000) -> torch.Tensor:
     with torch.enable_grad():
         for part in flat.split(chunk):
             xg = part.to(dtype).requires_grad_(True)
-            (g,) = torch.autograd.grad(energy(xg).sum(), xg, create_graph=True)
-            diag = torch.stack([torch.autograd.grad(g[:, i].sum(), xg, retain_graph=True)[0][:, i]
-                                for i in range(energy.dim)], 1)
-            out.append((g * g - diag).detach().double())
+            try:  # an analytic gradient written with in-place ops cannot be differentiated
+                r = _stein_terms(energy, xg, test_function, energy.has_analytic_grad)
+            except RuntimeError:
+                if test_function is not None or not energy.has_analytic_grad:
+                    raise
+                r = _stein_terms(energy, xg, None, False)
+            out.append(r.detach().double())
     return torch.cat(out).reshape(s.shape)
 
 
