@@ -155,6 +155,53 @@ def test_pcd_with_a_replay_buffer_beats_cd1_from_noise():
     assert pcd < 0.6 * cd1, scores
 
 
+# -- fit's PCD defaults learn the density ---------------------------------------------------
+
+TWO_MODES = el.energies.GaussianMixture([0.7, 0.3], [[-1.5, 0.0], [1.5, 0.0]], 0.5)  # 6σ apart
+TV_BOX = (-4.0, 4.0, -4.0, 4.0)
+
+
+def _pcd_total_variation(seed: int = 0, **kwargs) -> float:
+    """``fit(model, data, method="pcd")`` with its defaults (a small MLP, 4000 points of the
+    0.7/0.3 mixture), then the exact total variation between ``exp(-E_θ)`` and the true density,
+    both normalised on the same grid of [-4, 4]² (64² cells, 4² midpoint sub-cells each)."""
+    data = TWO_MODES.sample(4000, seed=seed).float()
+    torch.manual_seed(seed)
+    model = el.energies.MLPEnergy(2, 64, 2)
+    el.train.fit(model, data, method="pcd", seed=seed, **kwargs)
+    return el.diagnostics.grid_tv(model, TWO_MODES, box=TV_BOX, bins=64)
+
+
+@pytest.fixture(scope="module")
+def exact_noise_tv():
+    return _pcd_total_variation(seed=0)
+
+
+def test_pcd_defaults_use_exact_langevin_noise():
+    obj = ContrastiveDivergence()
+    assert obj.noise_scale is None and obj.effective_temperature == 1.0
+    assert (obj.kind, obj.k, obj.step_size, obj.alpha, obj.reinit) == ("pcd", 10, 0.01, 0.02, 0.0)
+    decoupled = ContrastiveDivergence(noise_scale=0.005, step_size=0.01)
+    assert decoupled.effective_temperature == pytest.approx(0.005**2 / 0.02)
+    with pytest.raises(ValueError, match="noise_scale"):
+        ContrastiveDivergence(noise_scale=-0.1)
+
+
+def test_pcd_defaults_learn_a_two_mode_density(exact_noise_tv):
+    """Measured with these defaults: 0.059 at seed 0; over seeds 0-7 0.047-0.184 (the worst
+    seed learns the mode weights as 0.87/0.13: persistent chains cross between the modes
+    rarely)."""
+    assert exact_noise_tv < 0.2
+
+
+def test_decoupled_small_noise_learns_a_clearly_worse_density(exact_noise_tv):
+    """noise_scale=0.005 with step 0.01 samples exp(-E/T_eff), T_eff = 1.25e-3, so exp(-E) is
+    not the learned density. Measured over seeds 0-7: decoupled 0.66-0.80 against exact
+    0.047-0.184; the per-seed gap was never below 0.59, so a margin of 0.3 is half of it."""
+    decoupled = _pcd_total_variation(seed=0, noise_scale=0.005)
+    assert decoupled > exact_noise_tv + 0.3, (decoupled, exact_noise_tv)
+
+
 def test_checkpoint_round_trip(tmp_path):
     m = el.energies.MLPEnergy(2, 16, 2)
     h = el.train.fit(m, el.data.toy("rings", 500), method="dsm", steps=5, batch_size=64,

@@ -18,26 +18,66 @@ class ContrastiveDivergence(torch.nn.Module):
     ``L = E_data[E_θ] - E_neg[E_θ] + α (E_data[E_θ²] + E_neg[E_θ²])`` with the negatives
     detached, so ``∇L = E_data[∇E] - E_neg[∇E]`` (+ the regulariser's gradient).
 
-    ``kind``: ``"cd"`` (CD-k, chains start at the data), ``"short_run"`` (from noise) or
-    ``"pcd"`` (persistent chains in a ``ReplayBuffer`` with re-initialisation fraction
-    ``reinit``). Langevin with separate ``step_size`` and ``noise_scale`` and a per-chain
-    gradient clip, as in the image-EBM recipes."""
+    ``kind``: ``"cd"`` (CD-k, chains start at the data), ``"short_run"`` (from uniform noise on
+    ``box``) or ``"pcd"`` (persistent chains in a ``ReplayBuffer`` of ``buffer_size`` states,
+    a fraction ``reinit`` of each batch re-initialised from that noise).
 
-    def __init__(self, kind: str = "pcd", k: int = 20, step_size: float = 0.01,
-                 noise_scale: float | None = 0.005, grad_clip: float | None = None,
-                 alpha: float = 0.1, buffer_size: int = 10_000, reinit: float = 0.05,
+    Negatives are ``k`` steps of unadjusted Langevin, ``x ← x - ε ∇E(x) + σ ξ`` with
+    ``ε = step_size``, ``σ = noise_scale`` and an optional per-chain gradient clip.
+
+    **Noise.** The default ``noise_scale=None`` is the exact Langevin noise ``σ = √(2ε)``: the
+    chains target ``p_θ ∝ exp(-E_θ)`` itself (up to the O(ε) bias of an unadjusted step), so
+    the model learns the data density. A smaller *decoupled* noise (e.g. ``noise_scale=0.005``,
+    as in image-EBM recipes, where only samples matter) is an option but biased: the chains
+    target ``exp(-E_θ/T_eff)`` with ``T_eff = σ²/(2ε)`` (``effective_temperature``; 1.25e-3 for
+    σ = 0.005, ε = 0.01), so at best training fits ``exp(-E_θ/T_eff)`` to the data, the energy
+    comes out scaled by ``T_eff`` and ``exp(-E_θ)`` is not the data density (notebook 05
+    shows how far off it is).
+
+    **Defaults** — chosen so that ``fit(model, data, method="pcd")`` learns the density, at
+    10 gradient evaluations of the batch per update; measured on a 0.7/0.3 mixture of two
+    Gaussians 6σ apart (``tests/test_train.py``):
+
+    - exact noise, ``step_size=0.01`` (the unadjusted step's bias is small for features of
+      width ≳ 0.3) and ``k=10`` (the chains persist, so they keep mixing across updates);
+    - ``alpha=0.02``: the energy² penalty is not neutral. For a flexible model its fixed point
+      is ``p_θ (1 - 2αE) = p_data (1 + 2αE)``, so away from the data the energy saturates at
+      ``1/(2α)``: a density floor ``∝ e^{-1/(2α)}`` wherever the chains go. α = 0.1 floors at
+      e⁻⁵ and flattens the density (α = 0.3: total variation 0.45 from the truth); α → 0 lets
+      the energies drift and the mode weights swing;
+    - ``reinit=0``: re-initialised chains fall into the modes in proportion to the area of
+      their basins, not their mass, and short runs rarely carry them across, so
+      re-initialisation biases the learned mode weights (with α = 0.01 and 5 %: 0.98/0.02 for
+      0.7/0.3). The buffer (``buffer_size=10_000``) starts as uniform noise on ``box``; pass
+      ``reinit > 0`` to rediscover modes the chains lost (notebook 05 does, on 8 Gaussians);
+    - ``box=(-4, 4)``, the range of the ``el.data`` toys: rescale other data or pass ``box``.
+
+    Learning rate, batch size and number of updates are ``fit``'s (Adam, lr 1e-3)."""
+
+    def __init__(self, kind: str = "pcd", k: int = 10, step_size: float = 0.01,
+                 noise_scale: float | None = None, grad_clip: float | None = None,
+                 alpha: float = 0.02, buffer_size: int = 10_000, reinit: float = 0.0,
                  box: tuple[float, float] = (-4.0, 4.0)) -> None:
         super().__init__()
         self.kind = check_choice("kind", kind, ("cd", "short_run", "pcd"))
         self.k = check_int("k", k, ge=1)
         self.step_size = check_real("step_size", step_size, gt=0.0)
-        self.noise_scale = noise_scale
-        self.grad_clip = grad_clip
+        self.noise_scale = (None if noise_scale is None
+                            else check_real("noise_scale", noise_scale, ge=0.0))
+        self.grad_clip = None if grad_clip is None else check_real("grad_clip", grad_clip,
+                                                                    gt=0.0)
         self.alpha = check_real("alpha", alpha, ge=0.0)
         self.buffer_size = check_int("buffer_size", buffer_size, ge=1)
         self.reinit = check_real("reinit", reinit, ge=0.0, le=1.0)
         self.box = box
         self.buffer: ReplayBuffer | None = None
+
+    @property
+    def effective_temperature(self) -> float:
+        """``T_eff = σ²/(2ε)``: 1 for the exact noise; the chains target ``exp(-E/T_eff)``."""
+        if self.noise_scale is None:
+            return 1.0
+        return self.noise_scale**2 / (2 * self.step_size)
 
     def noise(self, n: int, dim: int, gen, like: torch.Tensor) -> torch.Tensor:
         lo, hi = self.box
