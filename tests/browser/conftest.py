@@ -106,12 +106,24 @@ def _env(tmp: Path) -> dict:
     return env
 
 
+def _special_files(folder: str, names: list[str]) -> list[str]:
+    """Sockets and other non-regular files (a running kernel's IPC sockets) are not copied."""
+    import stat
+
+    skip = []
+    for n in names:
+        mode = os.lstat(os.path.join(folder, n)).st_mode
+        if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+            skip.append(n)
+    return skip
+
+
 @pytest.fixture(scope="session")
 def lab_server(tmp_path_factory, chromium_path):
     """JupyterLab on a copy of the course (so nothing is saved into the repository)."""
     tmp = tmp_path_factory.mktemp("lab")
     nbs = tmp / "notebooks"
-    shutil.copytree(ROOT / "notebooks", nbs)
+    shutil.copytree(ROOT / "notebooks", nbs, ignore=_special_files)
     port, token = free_port(), secrets.token_hex(16)
     cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", f"--ServerApp.port={port}",
            "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={token}",

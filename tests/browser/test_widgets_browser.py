@@ -62,32 +62,88 @@ def check_explorer(page, artifacts: Path, prefix: str) -> None:
     before_text = readout.inner_text()
     before = shot(plot, artifacts / f"{prefix}-explorer-before.png")
     handle = slider_handle(explorer, "tilt")
-    handle.focus()
-    for _ in range(15):
-        page.keyboard.press("ArrowRight")
-    page.wait_for_timeout(2500)
-    after = shot(plot, artifacts / f"{prefix}-explorer-after.png")
-    assert changed_fraction(before, after) > 0.01, "the heatmap did not change"
+    for _ in range(3):  # Voila may not have connected the page to its kernel yet: again
+        handle.focus()
+        for _ in range(15):
+            page.keyboard.press("ArrowRight")
+        try:
+            page.wait_for_function(
+                "([sel, before]) => document.querySelector(sel).innerText !== before",
+                arg=[".ebmlab-explorer .ebmlab-readout", before_text], timeout=20_000)
+            break
+        except Exception:  # noqa: BLE001 - playwright's TimeoutError
+            continue
     assert readout.inner_text() != before_text, "the read-out did not change"
+    _, changed = wait_changed(plot, before, artifacts / f"{prefix}-explorer-after.png", 0.01)
+    assert changed > 0.01, "the heatmap did not change"
     assert "Traceback" not in explorer.inner_text()
+
+
+def wait_changed(locator, reference: bytes, path: Path, threshold: float,
+                 timeout_s: float = 20.0) -> tuple[bytes, float]:
+    """Screenshots every half second until one differs from ``reference`` by more than
+    ``threshold`` (a loaded machine renders frames late); returns the last and its change."""
+    deadline = time.time() + timeout_s
+    while True:
+        locator.page.wait_for_timeout(500)
+        now = shot(locator, path)
+        frac = changed_fraction(reference, now)
+        if frac > threshold or time.time() > deadline:
+            return now, frac
+
+
+def wait_still(locator, path: Path, gap_ms: int = 1500, timeout_s: float = 30.0
+               ) -> float:
+    """Pairs of screenshots ``gap_ms`` apart until a pair is identical (queued frames have
+    finished); returns the last pair's change."""
+    deadline = time.time() + timeout_s
+    prev = shot(locator, path)
+    while True:
+        locator.page.wait_for_timeout(gap_ms)
+        now = shot(locator, path)
+        frac = changed_fraction(prev, now)
+        if frac < 0.0005 or time.time() > deadline:
+            return frac
+        prev = now
+
+
+def wait_connected(lab, attempts: int = 3, timeout_ms: int = 20_000) -> None:
+    """A Step round trip: the page talks to its kernel. (Voila renders the widgets before
+    the page has connected to the kernel; a click in between is lost, so click again.)"""
+    before = readouts(lab, "ebmlab-steps")
+    for _ in range(attempts):
+        lab.locator(".ebmlab-step").first.click()
+        try:
+            lab.page.wait_for_function(
+                "([sel, before]) => { const t = [...document.querySelectorAll(sel)]"
+                ".map(e => e.innerText.trim()); return t.length && t.join() !== before; }",
+                arg=[".ebmlab-samplerlab .ebmlab-steps", ",".join(before)], timeout=timeout_ms)
+            return
+        except Exception:  # noqa: BLE001 - playwright's TimeoutError: try once more
+            continue
+    raise AssertionError(f"the lab never answered a Step click: steps {before}")
 
 
 def check_samplerlab(page, artifacts: Path, prefix: str) -> None:
     lab = page.locator(".ebmlab-samplerlab").first
     plot = lab.locator(".js-plotly-plot").first
     plot.scroll_into_view_if_needed()
+    wait_connected(lab)
     lab.locator(".ebmlab-play").first.click()
     page.wait_for_timeout(2000)
     a = shot(plot, artifacts / f"{prefix}-sampler-playing-1.png")
-    page.wait_for_timeout(1500)
-    b = shot(plot, artifacts / f"{prefix}-sampler-playing-2.png")
-    assert changed_fraction(a, b) > 0.002, "chains did not move while playing"
+    _, moved = wait_changed(plot, a, artifacts / f"{prefix}-sampler-playing-2.png", 0.002)
+    assert moved > 0.002, ("chains did not move while playing; steps "
+                           f"{readouts(lab, 'ebmlab-steps')}, status "
+                           f"{readouts(lab, 'ebmlab-status')}, messages "
+                           f"{readouts(lab, 'ebmlab-message')}")
     lab.locator(".ebmlab-pause").first.click()
-    page.wait_for_timeout(2500)  # frames already queued finish
-    c = shot(plot, artifacts / f"{prefix}-sampler-paused-1.png")
-    page.wait_for_timeout(1500)
-    d = shot(plot, artifacts / f"{prefix}-sampler-paused-2.png")
-    assert changed_fraction(c, d) < 0.0005, "chains still moved after Pause"
+    still = wait_still(plot, artifacts / f"{prefix}-sampler-paused.png")
+    assert still < 0.0005, "chains still moved after Pause"
+    steps = readouts(lab, "ebmlab-steps")
+    page.wait_for_timeout(2000)
+    assert readouts(lab, "ebmlab-steps") == steps, "frames ran after Pause"
+    assert int(steps[0]) > 0, steps
     assert "Traceback" not in lab.inner_text()
 
 
