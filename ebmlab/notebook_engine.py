@@ -13,7 +13,10 @@ bounds the total wait.
 
 from __future__ import annotations
 
+import os
+import tempfile
 import time
+import uuid
 from queue import Empty
 from typing import Any
 
@@ -53,6 +56,8 @@ class SlicedPollClient(PapermillNotebookClient):
     def create_kernel_manager(self):
         km = super().create_kernel_manager()
         km.transport = "ipc"
+        # IPC socket files are named after ``ip``; keep them out of the notebook folder.
+        km.ip = os.path.join(tempfile.gettempdir(), f"ebmlab-kernel-{uuid.uuid4().hex[:12]}")
         return km
 
     async def async_start_new_kernel(self, **kwargs):

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import tempfile
 import time
 from queue import Empty
 
@@ -85,5 +86,6 @@ def test_engine_client_really_polls_in_slices(tmp_path):
         assert getattr(client.kc.shell_channel.get_msg, "sliced", False)
         assert getattr(client.kc.iopub_channel.get_msg, "sliced", False)
         assert client.km.transport == "ipc"
+        assert client.km.ip.startswith(tempfile.gettempdir())  # sockets not in the cwd
         client.execute_cell(nb.cells[0], 0)
     assert "to the kernel log" in (tmp_path / "out.ipynb.kernel.log").read_text()
