@@ -35,6 +35,7 @@ from ._checks import check_int
 from .results import as_number, load, to_json
 
 FIGURE_SUFFIXES = (".png", ".svg", ".html", ".pdf")
+START_TIMEOUT = 180  # s for a kernel to start: generous, a loaded 2-core machine needs it
 
 
 # -- discovery -------------------------------------------------------------------------
@@ -184,6 +185,7 @@ def execute_notebook(path: str, output: str, fig_dir: str, parameters: dict[str,
             pm.execute_notebook(str(src), output, parameters=params, cwd=str(src.parent),
                                 execution_timeout=timeout, progress_bar=False,
                                 log_output=False, kernel_name="python3",
+                                start_timeout=START_TIMEOUT,
                                 engine_name=notebook_engine.register())
         except pm.PapermillExecutionError as err:
             cell = f"In [{err.exec_count}]" if err.exec_count else f"#{err.cell_index}"
