@@ -253,7 +253,8 @@ def test_validation(make, msg):
 
 def test_registry_declares_hyperparameters():
     assert {"rwm", "ula", "mala", "hmc", "kinetic"} <= set(el.samplers.names())
-    for name in el.samplers.names():
+    assert set(el.samplers.names("continuous")).isdisjoint(el.samplers.names("discrete"))
+    for name in el.samplers.names("continuous"):
         cls = el.samplers.spec(name)
         assert cls.params and all(p.doc and p.validate(p.default) == p.default
                                   for p in cls.params)
