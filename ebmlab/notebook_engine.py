@@ -30,18 +30,19 @@ ENGINE = "ebmlab"
 POLL_SLICE = 1.0  # seconds: the longest a pending message can wait unseen
 
 
-def sliced(get_msg, slice_s: float = POLL_SLICE):
-    """``get_msg(timeout)`` that polls in slices of at most ``slice_s`` seconds."""
+def sliced(get_msg, slice_s: float = POLL_SLICE, clock=time.monotonic):
+    """``get_msg(timeout)`` that polls in slices of at most ``slice_s`` seconds (``clock``
+    measures the caller's timeout)."""
 
     async def get_msg_sliced(timeout: float | None = None, **kw: Any):
-        deadline = None if timeout is None else time.monotonic() + timeout
+        deadline = None if timeout is None else clock() + timeout
         while True:
-            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            left = None if deadline is None else max(0.0, deadline - clock())
             try:
                 return await get_msg(timeout=slice_s if left is None else min(slice_s, left),
                                      **kw)
             except Empty:
-                if deadline is not None and time.monotonic() >= deadline:
+                if deadline is not None and clock() >= deadline:
                     raise
 
     get_msg_sliced.sliced = True

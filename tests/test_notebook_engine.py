@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
-import time
 from queue import Empty
 
 import pytest
@@ -14,48 +13,53 @@ from ebmlab.notebook_engine import ENGINE, register, sliced
 
 
 class MissedWakeup:
-    """A channel whose poll misses the wake-up: a message that arrives while it waits is
-    only seen when that wait times out (what asyncio zmq did in the stalled cells)."""
+    """A channel whose poll misses the wake-up, on a virtual clock (no real waiting, so the
+    test does not depend on machine load): a message that arrives while a poll waits is seen
+    only when that poll's timeout expires — what asyncio zmq did in the stalled cells. A fresh
+    poll checks the socket at once."""
 
-    def __init__(self, arrives_after: float) -> None:
-        self.ready_at = time.monotonic() + arrives_after
+    def __init__(self, arrives_at: float) -> None:
+        self.now = 0.0
+        self.arrives_at = arrives_at
+        self.polls = 0
+
+    def clock(self) -> float:
+        return self.now
 
     async def get_msg(self, timeout: float | None = None):
-        if time.monotonic() >= self.ready_at:  # a fresh poll checks the socket at once
+        self.polls += 1
+        await asyncio.sleep(0)
+        if self.now >= self.arrives_at:
             return {"msg": "reply"}
         if timeout is None:
-            await asyncio.sleep(3600)
-        await asyncio.sleep(timeout)  # the wake-up never comes; the final check does
-        if time.monotonic() >= self.ready_at:
+            raise AssertionError("an unbounded wait on a missed wake-up never returns")
+        self.now += timeout  # the wake-up never comes; the final check at the deadline does
+        if self.now >= self.arrives_at:
             return {"msg": "reply"}
         raise Empty
 
 
 def test_unsliced_wait_stalls_for_the_whole_timeout():
-    ch = MissedWakeup(arrives_after=0.05)
-    start = time.monotonic()
-    asyncio.run(ch.get_msg(timeout=1.5))
-    assert time.monotonic() - start > 1.4  # the bug this engine removes
+    ch = MissedWakeup(arrives_at=0.05)
+    assert asyncio.run(ch.get_msg(timeout=300.0)) == {"msg": "reply"}
+    assert ch.now == 300.0  # seen only at the deadline: the bug this engine removes
 
 
 def test_sliced_wait_sees_a_pending_message_within_one_slice():
-    ch = MissedWakeup(arrives_after=0.05)
-    get = sliced(ch.get_msg, slice_s=0.1)
-    start = time.monotonic()
-    assert asyncio.run(get(timeout=30.0)) == {"msg": "reply"}
-    assert time.monotonic() - start < 0.5  # ≤ arrival + one slice (+ scheduling)
-    ch = MissedWakeup(arrives_after=0.05)
-    start = time.monotonic()
-    assert asyncio.run(sliced(ch.get_msg, slice_s=0.1)(timeout=None)) == {"msg": "reply"}
-    assert time.monotonic() - start < 0.5
+    ch = MissedWakeup(arrives_at=0.05)
+    get = sliced(ch.get_msg, slice_s=1.0, clock=ch.clock)
+    assert asyncio.run(get(timeout=300.0)) == {"msg": "reply"}
+    assert ch.now <= 0.05 + 1.0  # at most one slice after it arrived
+    ch = MissedWakeup(arrives_at=7.5)
+    assert asyncio.run(sliced(ch.get_msg, slice_s=1.0, clock=ch.clock)(timeout=None))
+    assert 7.5 <= ch.now <= 8.5 and ch.polls == 8  # an unbounded wait is bounded slices too
 
 
 def test_sliced_wait_still_times_out():
-    ch = MissedWakeup(arrives_after=60.0)
-    start = time.monotonic()
+    ch = MissedWakeup(arrives_at=60.0)
     with pytest.raises(Empty):
-        asyncio.run(sliced(ch.get_msg, slice_s=0.1)(timeout=0.35))
-    assert 0.3 < time.monotonic() - start < 1.0
+        asyncio.run(sliced(ch.get_msg, slice_s=1.0, clock=ch.clock)(timeout=3.5))
+    assert ch.now == 3.5 and ch.polls == 4  # slices of 1, 1, 1 and 0.5 s, then give up
 
 
 def test_engine_registers_with_papermill():
