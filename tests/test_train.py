@@ -27,7 +27,7 @@ class GaussModel(Energy):
     def P(self):
         return self.L @ self.L.T
 
-    def forward(self, x):
+    def _energy(self, x):
         d = x - self.mu
         return 0.5 * ((d @ self.P) * d).sum(-1)
 
@@ -221,7 +221,7 @@ def test_nan_loss_stops_with_a_message():
             super().__init__(2)
             self.w = torch.nn.Parameter(torch.tensor(float("nan")))
 
-        def forward(self, x):
+        def _energy(self, x):
             return self.w * x.sum(-1)
 
     with pytest.raises(el.train.TrainingDiverged, match=r"step 1 of 'pcd'.*to fix: lower lr"):
