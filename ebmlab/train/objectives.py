@@ -43,12 +43,13 @@ class ContrastiveDivergence(torch.nn.Module):
     - ``alpha=0.02``: the energy² penalty is not neutral. For a flexible model its fixed point
       is ``p_θ (1 - 2αE) = p_data (1 + 2αE)``, so away from the data the energy saturates at
       ``1/(2α)``: a density floor ``∝ e^{-1/(2α)}`` wherever the chains go. α = 0.1 floors at
-      e⁻⁵ and flattens the density (α = 0.3: total variation 0.45 from the truth); α → 0 lets
-      the energies drift and the mode weights swing;
+      e⁻⁵ and flattens the density (with 5 % re-initialisation, total variation 0.12 at
+      α = 0.1, 0.30 at 0.2, 0.45 at 0.3); α → 0 lets the energies drift and the mode weights
+      swing (no re-initialisation, five seeds: 0.06-0.34 at α = 0, 0.05-0.11 at α = 0.02);
     - ``reinit=0``: re-initialised chains fall into the modes in proportion to the area of
       their basins, not their mass, and short runs rarely carry them across, so
-      re-initialisation biases the learned mode weights (with α = 0.01 and 5 %: 0.98/0.02 for
-      0.7/0.3). The buffer (``buffer_size=10_000``) starts as uniform noise on ``box``; pass
+      re-initialisation biases the learned mode weights (with α = 0.01 and 5 %: 0.97-0.98 for
+      the 0.7 mode). The buffer (``buffer_size=10_000``) starts as uniform noise on ``box``; pass
       ``reinit > 0`` to rediscover modes the chains lost (notebook 05 does, on 8 Gaussians);
     - ``box=(-4, 4)``, the range of the ``el.data`` toys: rescale other data or pass ``box``.
 
