@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from queue import Empty
 
 import pytest
@@ -39,26 +40,34 @@ class MissedWakeup:
         raise Empty
 
 
+def run(coro):
+    """Run a coroutine on a fresh event loop in its own thread: an earlier test in this
+    process (a Playwright or nbclient run) may have left a loop running in the main thread,
+    where asyncio.run refuses to start."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
 def test_unsliced_wait_stalls_for_the_whole_timeout():
     ch = MissedWakeup(arrives_at=0.05)
-    assert asyncio.run(ch.get_msg(timeout=300.0)) == {"msg": "reply"}
+    assert run(ch.get_msg(timeout=300.0)) == {"msg": "reply"}
     assert ch.now == 300.0  # seen only at the deadline: the bug this engine removes
 
 
 def test_sliced_wait_sees_a_pending_message_within_one_slice():
     ch = MissedWakeup(arrives_at=0.05)
     get = sliced(ch.get_msg, slice_s=1.0, clock=ch.clock)
-    assert asyncio.run(get(timeout=300.0)) == {"msg": "reply"}
+    assert run(get(timeout=300.0)) == {"msg": "reply"}
     assert ch.now <= 0.05 + 1.0  # at most one slice after it arrived
     ch = MissedWakeup(arrives_at=7.5)
-    assert asyncio.run(sliced(ch.get_msg, slice_s=1.0, clock=ch.clock)(timeout=None))
+    assert run(sliced(ch.get_msg, slice_s=1.0, clock=ch.clock)(timeout=None))
     assert 7.5 <= ch.now <= 8.5 and ch.polls == 8  # an unbounded wait is bounded slices too
 
 
 def test_sliced_wait_still_times_out():
     ch = MissedWakeup(arrives_at=60.0)
     with pytest.raises(Empty):
-        asyncio.run(sliced(ch.get_msg, slice_s=1.0, clock=ch.clock)(timeout=3.5))
+        run(sliced(ch.get_msg, slice_s=1.0, clock=ch.clock)(timeout=3.5))
     assert ch.now == 3.5 and ch.polls == 4  # slices of 1, 1, 1 and 0.5 s, then give up
 
 
