@@ -1,7 +1,7 @@
 """Diagnostics: grid numerics (quadrature log Z, grid KL / TV, basin masses), the mass of
 samples per declared mode, chain diagnostics (ESS, R-hat, autocorrelation, acceptance,
-moment errors), sample discrepancies (MMD, kernel Stein discrepancy) and cost against
-accuracy (``budget_curve``)."""
+moment errors), sample discrepancies (MMD, kernel Stein discrepancy), cost against
+accuracy (``budget_curve``) and classification / OOD metrics (AUROC, FPR at a TPR, ECE)."""
 
 from .budget import BudgetCurve, budget_curve
 from .chains import (
@@ -14,6 +14,7 @@ from .chains import (
     rhat,
     stein_residual,
 )
+from .classification import ReliabilityBins, auroc, ece, fpr_at_tpr, reliability_bins
 from .discrepancy import ksd, median_bandwidth, mmd, mmd_test
 from .modes import (
     ModeMasses,
@@ -42,3 +43,4 @@ __all__ = [
     "median_bandwidth", "mmd", "mmd_test", "moment_errors", "power_law_fit", "rhat",
     "stein_residual",
 ]
+__all__ += ["ReliabilityBins", "auroc", "ece", "fpr_at_tpr", "reliability_bins"]
