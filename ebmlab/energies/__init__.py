@@ -6,7 +6,10 @@ declares its capabilities (``has_exact_log_z``, ``has_exact_sampler``, ``has_ana
 """
 
 from .base import Box, Energy, EnergySpec, Param, get, names, register, spec
+from .classifier import ClassConditional, EnergyClassifier
 from .composition import Sum, Tempered
+from .conditional import Clamped, Denoising
+from .conv import ConvEnergy, ImageShape, as_images, conv_features
 from .discrete import (
     RBM,
     BernoulliProduct,
@@ -31,3 +34,5 @@ __all__ += [
     "RBM", "BernoulliProduct", "BinaryEnergy", "Ising", "critical_temperature", "kaufman_log_z",
     "onsager_energy", "onsager_magnetisation", "transfer_matrix_log_z",
 ]
+__all__ += ["Clamped", "ConvEnergy", "Denoising", "ImageShape", "as_images", "conv_features"]
+__all__ += ["ClassConditional", "EnergyClassifier"]

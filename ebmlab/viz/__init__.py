@@ -1,6 +1,7 @@
 """Pure figure functions (data in, figure out) and ``savefig``."""
 
 from .chains import plot_autocorrelation, plot_bars, plot_error_order, plot_traces
+from .images import plot_histograms, plot_image_grid
 from .landscape import (
     landscape_arrays,
     mass_thresholds,
@@ -25,3 +26,4 @@ __all__ = [
     "plot_landscape", "plot_marginals", "plot_samples", "plot_temperatures", "plot_traces",
     "plot_trajectories", "savefig", "style", "surface_3d",
 ]
+__all__ += ["plot_histograms", "plot_image_grid"]
