@@ -241,3 +241,43 @@ def test_callbacks_and_validation():
         el.train.fit(m, torch.zeros(10), method="pcd")
     with pytest.raises(ValueError, match="lr"):
         el.train.fit(m, el.data.toy("rings", 10), lr=-1.0)
+
+
+def test_langevin_divergence_stops_training_and_keeps_the_last_checkpoint(tmp_path):
+    """Negatives that blow up mid-run stop fit with TrainingDiverged naming the step and the
+    fix; the checkpoint written before is kept and loads (weights_only)."""
+
+    class Quadratic(Energy):
+        def __init__(self):
+            super().__init__(2)
+            self.a = torch.nn.Parameter(torch.tensor(1.0))
+
+        def _energy(self, x):
+            return 0.5 * self.a * (x * x).sum(-1)
+
+    def sabotage(step, model, history, info):
+        if step == 4:  # a huge negative curvature: Langevin explodes at the next update
+            with torch.no_grad():
+                model.a.fill_(-1e30)
+
+    path = tmp_path / "ckpt.pt"
+    m = Quadratic()
+    with pytest.raises(el.train.TrainingDiverged,
+                       match=r"(?s)at step 5 of 'pcd'.*to fix: lower lr or the Langevin "
+                             r"step_size.*last checkpoint \(step 4\) is kept at .*ckpt\.pt"):
+        el.train.fit(m, el.data.toy("rings", 200), method="pcd", steps=10, k=3,
+                     callbacks=(el.train.Checkpoint(path, every=2), sabotage))
+    fresh = Quadratic()
+    ckpt = el.train.load_checkpoint(path, fresh)
+    assert ckpt["step"] == 4 and torch.isfinite(fresh.a).all()
+
+
+def test_fit_rejects_bad_data_before_work():
+    m = el.energies.ConvEnergy((1, 8, 8), (4,))
+    with pytest.raises(ValueError, match=r"data has 63 columns but the model takes D = 64 "
+                                         r"\(images \(1, 8, 8\)\)"):
+        el.train.fit(m, torch.rand(10, 63), method="pcd")
+    bad = torch.rand(10, 64)
+    bad[3, 3] = float("nan")
+    with pytest.raises(ValueError, match="data has non-finite values .* in 1 of 10 rows"):
+        el.train.fit(m, bad, method="pcd")
