@@ -89,6 +89,7 @@ APPS = {
     "explorer": ("EnergyExplorer", "import ebmlab as el\nel.widgets.EnergyExplorer({arg!r})",
                  "ring"),
     "sampler": ("SamplerLab", "import ebmlab as el\nel.widgets.SamplerLab({arg!r})", "ring"),
+    "ising": ("IsingLab", "import ebmlab as el\nel.widgets.IsingLab()", None),
 }
 
 
@@ -125,6 +126,10 @@ def cmd_app(args: argparse.Namespace) -> int:
 
     from . import energies
 
+    if args.energy is not None and APPS[args.kind][2] is None:
+        print(f"ebmlab app: error: --energy does not apply to the {args.kind} app",
+              file=sys.stderr)
+        return 2
     if args.energy is not None and args.energy not in energies.names():
         print(f"ebmlab app: error: --energy must be one of {energies.names()}, got "
               f"{args.energy!r}", file=sys.stderr)

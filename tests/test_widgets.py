@@ -373,3 +373,174 @@ def test_temperinglab_divergence_is_a_message_and_reset_recovers():
     lab.step_size.value = 0.01  # a control change resets the ladder
     assert lab.message.value == "" and lab.frame() and lab.chain.steps == 2
     assert torch.isfinite(lab.pt.replicas(lab.chain.state)).all()
+
+
+# -- IsingLab ---------------------------------------------------------------------------------
+
+
+def ising_lab(**kw):
+    from ebmlab.widgets import IsingLab
+
+    kw.setdefault("L", 32)
+    kw.setdefault("frame_budget_ms", 1e6)  # every frame takes all its steps: reproducible
+    return IsingLab(**kw)
+
+
+def test_isinglab_magnetisation_and_energy_follow_the_temperature():
+    onsager_m, onsager_u = el.energies.onsager_magnetisation, el.energies.onsager_energy
+    # Below T_c (Wolff equilibrates a 32 x 32 lattice from random spins in a few hundred
+    # cluster flips): |m| near Onsager's m0(1.5) = 0.986, E/D near u(1.5) = -1.95.
+    lab = ising_lab(temperature=1.5, sampler="wolff", steps_per_frame=20)
+    for _ in range(30):
+        assert lab.frame(), lab.message.value
+    m = np.abs(np.array(lab.trace_m)[-10:])
+    e = np.array(lab.trace_e)[-10:]
+    assert m.min() > 0.95 and abs(m.mean() - onsager_m(1.5)) < 0.02, m
+    assert abs(e.mean() - onsager_u(1.5)) < 0.03, e
+    # Far above T_c (checkerboard Gibbs): m near 0 (sd ~ 0.04 for 1024 spins at T = 5), E/D
+    # near u(5) = -0.41 (finite-size effects are negligible there).
+    lab.temperature.value = 5.0
+    for _ in range(40):
+        assert lab.frame(), lab.message.value
+    lab.sampler.value = "gibbs"
+    for _ in range(40):
+        assert lab.frame(), lab.message.value
+    m = np.array(lab.trace_m)[-30:]
+    e = np.array(lab.trace_e)[-30:]
+    assert abs(m.mean()) < 0.05 and np.abs(m).max() < 0.2, m
+    assert abs(e.mean() - onsager_u(5.0)) < 0.03, (e.mean(), onsager_u(5.0))
+    # Changing T kept the chain going: the traces are one run, the phase panel has both T.
+    assert len(lab.trace_m) == 111 and {1.5, 5.0} <= set(lab.visits)
+    assert lab.message.value == ""
+
+
+def test_isinglab_cold_start_stays_ordered_with_gibbs_and_the_field_picks_the_sign():
+    lab = ising_lab(temperature=1.0, start="up", steps_per_frame=10)
+    for _ in range(10):
+        assert lab.frame()
+    assert min(lab.trace_m) > 0.99  # exact m0(1) = 0.9993
+    lab.field.value = -1.0  # a strong opposing field at low T flips the lattice
+    for _ in range(20):
+        assert lab.frame()
+    assert lab.trace_m[-1] < -0.99, list(lab.trace_m)[-5:]
+
+
+def test_isinglab_frames_go_through_the_chain_driver(monkeypatch):
+    calls = []
+    real = el.samplers.Chain.advance
+
+    def spy(self, n, **kw):
+        calls.append(n)
+        return real(self, n, **kw)
+
+    monkeypatch.setattr(el.samplers.Chain, "advance", spy)
+    lab = ising_lab(steps_per_frame=3)
+    assert lab.frame() and lab.frame()
+    assert sum(calls) == 6 and lab.t == 6.0 and lab.chain.steps == 6
+
+
+def test_isinglab_sampler_choice_changes_the_kernel():
+    from ebmlab.samplers import Gibbs, GibbsWithGradients, MetropolisFlip, Wolff
+
+    lab = ising_lab(temperature=2.5)
+    assert lab.sampler.options == tuple(el.samplers.names(state="discrete"))
+    assert isinstance(lab.chain.kernel, Gibbs) and lab.unit == 1
+    assert [w.description for w in lab.params.children] == ["scan"]
+    expected = {"flip": (MetropolisFlip, 1, ["scan", "n_flips"]),
+                "wolff": (Wolff, 1, ["n_clusters"]),
+                "gwg": (GibbsWithGradients, 32 * 32, [])}
+    for name, (cls, unit, params) in expected.items():
+        x = lab.chain.positions.clone()
+        lab.sampler.value = name
+        assert type(lab.chain.kernel) is cls and lab.unit == unit, name
+        assert [w.description for w in lab.params.children] == params
+        assert torch.equal(lab.chain.positions, x)  # the spins carry over
+        assert lab.frame(), lab.message.value
+    # Metropolis rejects some flips at T = 2.5 (Gibbs reports acceptance 1 by definition)
+    lab.sampler.value = "flip"
+    lab.frame()
+    assert 0.0 < float(lab.chain.acceptance.mean()) < 0.9
+    # a kernel parameter reaches the kernel: random scan updates one site per chain step
+    lab.params.children[0].value = "random"
+    assert lab.chain.kernel.scan == "random" and lab.unit == 32 * 32
+    assert lab.chain.kernel.sweep is False
+    # the same seed and start, different kernels: different lattices after one frame
+    a, b = ising_lab(sampler="gibbs"), ising_lab(sampler="wolff")
+    assert torch.equal(a.chain.positions, b.chain.positions)
+    a.frame(), b.frame()
+    assert not torch.equal(a.chain.positions, b.chain.positions)
+
+
+def test_isinglab_lattice_is_a_small_png_of_the_spins():
+    import io
+
+    from PIL import Image
+
+    lab = ising_lab(L=128, frame_budget_ms=25.0)
+    lab.frame()
+    data = lab.image.value
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) < 8000  # not a list of floats
+    img = np.asarray(Image.open(io.BytesIO(data)))
+    assert img.shape == (128, 128)
+    spins = lab.chain.positions[0].view(128, 128).numpy()
+    assert np.array_equal(img == 1, spins > 0)
+
+
+@pytest.mark.parametrize("sampler", el.samplers.names(state="discrete"))
+def test_isinglab_runs_at_every_slider_extreme(sampler):
+    lab = ising_lab(L=16, sampler=sampler, steps_per_frame=2, frame_budget_ms=50.0)
+    for T in (lab.temperature.min, lab.temperature.max):
+        for h in (lab.field.min, 0.0, lab.field.max):
+            lab.temperature.value, lab.field.value = T, h
+            assert lab.frame(), (sampler, T, h, lab.message.value)
+            assert lab.message.value == "" and np.isfinite(lab.trace_e[-1])
+            assert set(lab.chain.positions.unique().tolist()) <= {-1.0, 1.0}
+    lab.temperature.value = el.energies.critical_temperature()
+    assert "T_c" in lab.tc_mark.value or "T / T_c" in lab.tc_mark.value
+    lab.tc_button.click()
+    assert abs(lab.temperature.value - el.energies.critical_temperature()) < 1e-3
+
+
+def test_isinglab_bad_values_are_messages_naming_the_parameter():
+    lab = ising_lab(L=1, temperature=float("nan"), sampler="nuts")
+    text = lab.message.value
+    assert "L must be" in text and "temperature must be" in text and "sampler must be" in text
+    assert not lab.ready and lab.frame() is False  # nothing runs until Reset
+    assert lab.reset() and lab.message.value == "" and lab.frame()
+    m = lab.trace_m[-1]
+    T = lab.temperature.value
+    lab.temperature.value = float("nan")  # a slider does not refuse NaN by itself
+    assert "temperature T must be finite" in lab.message.value
+    assert lab.temperature.value == T == lab.T  # the slider shows the value in use again
+    assert lab.frame()  # the chain keeps running at the previous temperature
+    lab.field.value = float("nan")
+    assert "field h must be finite" in lab.message.value and lab.h == 0.0
+    lab.field.value = 0.5
+    assert lab.message.value == "" and lab.h == 0.5
+    lab.sampler.value = "flip"
+    lab.params.children[1].value = 4  # n_flips > 1 needs random scan
+    assert "n_flips" in lab.message.value
+    assert type(lab.chain.kernel).__name__ == "MetropolisFlip" and lab.frame()
+    assert np.isfinite(m)
+    assert "Traceback" not in lab.message.value
+
+
+def test_isinglab_headless_shows_a_plain_figure(monkeypatch):
+    monkeypatch.setenv("EBMLAB_WIDGETS", "0")
+    lab = ising_lab()
+    assert type(lab.fig) is go.Figure
+    assert lab.image.value[:4] == b"\x89PNG"  # the lattice is a static picture
+    assert lab.frame() and len(lab.fig.data[0].x) == 2
+
+
+def test_ising_app_command(tmp_path, monkeypatch, capsys):
+    from ebmlab import cli
+
+    nb = cli.app_notebook("ising", tmp_path)
+    assert "el.widgets.IsingLab()" in nb.read_text()
+    seen = {}
+    monkeypatch.setattr(cli.subprocess, "call", lambda c: seen.setdefault("cmd", c) and 0)
+    assert cli.main(["app", "ising", "--port", "9997", "--no-browser"]) == 0
+    assert "--port=9997" in seen["cmd"] and "--Voila.ip=127.0.0.1" in seen["cmd"]
+    assert cli.main(["app", "ising", "--energy", "ring"]) == 2
+    assert "does not apply" in capsys.readouterr().err
