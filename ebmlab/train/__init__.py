@@ -1,6 +1,7 @@
 """Training energies from data: objectives (contrastive divergence with a replay buffer, score
 matching, NCE, the compositional exact-likelihood objective) and one ``fit`` loop."""
 
+from .classify import JEM, CrossEntropy, EnergyMargin
 from .fit import (
     METHODS,
     Checkpoint,
@@ -21,3 +22,4 @@ __all__ = [
     "ProgressBar", "ReplayBuffer", "ScoreMatching", "Snapshots", "TrainingDiverged", "fit",
     "langevin_negatives", "load_checkpoint", "make_objective", "save_checkpoint",
 ]
+__all__ += ["JEM", "CrossEntropy", "EnergyMargin"]
