@@ -1,6 +1,7 @@
 """Pure figure functions (data in, figure out) and ``savefig``."""
 
 from .chains import plot_autocorrelation, plot_bars, plot_error_order, plot_traces
+from .classify import plot_label_histograms, plot_reliability
 from .images import plot_histograms, plot_image_grid
 from .landscape import (
     landscape_arrays,
@@ -27,3 +28,4 @@ __all__ = [
     "plot_trajectories", "savefig", "style", "surface_3d",
 ]
 __all__ += ["plot_histograms", "plot_image_grid"]
+__all__ += ["plot_label_histograms", "plot_reliability"]
