@@ -162,3 +162,18 @@ def test_fit_label_errors_name_the_parameter():
         el.train.JEM(box=(1.0, 0.0))
     with pytest.raises(ValueError, match="model must be a classifier"):
         el.train.fit(el.energies.MLPEnergy(dim=6), x, labels=y, method="ce", steps=1)
+
+
+def test_split_by_class_validates_and_reindexes():
+    pytest.importorskip("sklearn")
+    d = el.data.digits(seed=0)
+    inside, outside = el.data.split_by_class(d, [3, 7])
+    assert set(inside.y_train.tolist()) == {0, 1} and set(inside.y_test.tolist()) == {0, 1}
+    assert torch.equal(inside.x_train, d.x_train[(d.y_train == 3) | (d.y_train == 7)])
+    assert (inside.y_train == 0).sum() == (d.y_train == 3).sum()
+    assert not set(outside.y_train.tolist()) & {3, 7}
+    assert len(inside.x_test) + len(outside.x_test) == len(d.x_test)
+    for bad, match in [([], "at least one"), (list(range(10)), "all ten"), ([0, 10], "0-9"),
+                       ([-1], "0-9"), ([1, 1], "repeat"), ([0.5], "0-9"), (3, "list")]:
+        with pytest.raises(ValueError, match=f"IN_CLASSES.*{match}"):
+            el.data.split_by_class(d, bad, name="IN_CLASSES")
