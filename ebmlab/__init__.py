@@ -2,11 +2,11 @@
 
 __version__ = "0.1.0"
 
-from . import data, diagnostics, energies, samplers, train, viz  # noqa: E402
+from . import data, diagnostics, diffusion, energies, samplers, train, viz  # noqa: E402
 from .results import record  # noqa: E402
 
-__all__ = ["__version__", "data", "diagnostics", "energies", "record", "samplers", "train",
-           "viz", "widgets"]
+__all__ = ["__version__", "data", "diagnostics", "diffusion", "energies", "record", "samplers",
+           "train", "viz", "widgets"]
 
 
 def __getattr__(name: str):

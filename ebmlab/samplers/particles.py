@@ -108,6 +108,16 @@ class FeynmanKacModel(Protocol):
         """The state's energy/gradient under ``energy``; returns ``(state, n_grad,
         n_energy)``: the evaluations it cost."""
 
+    # Two optional hooks (a model without them runs exactly as before):
+    #
+    # ``log_potential_move(t, t_next, before, after) -> (N,)``: a potential that depends on
+    #     the move itself, ``log G(x_before, x_after)``, added after the mutations of the
+    #     step ``t -> t_next`` (``before`` is the state after resampling, ``after`` the moved
+    #     one). Models whose kernel is a proposal, not a π-invariant move (reverse-time
+    #     diffusion steps), weight this way; the final move's potential lands in the result.
+    # ``may_resample(t_next) -> bool``: resampling is considered at this step only when it
+    #     returns True (resampling intervals, e.g. every k-th step of a steered diffusion).
+
 
 @dataclass
 class ParticleResult:
@@ -168,6 +178,8 @@ def run_particles(model: FeynmanKacModel, kernel: Kernel | Callable[[float], Ker
     ``tune``: between steps, ``ε ← ε exp(2(ā - target_accept))`` for Metropolis kernels —
     uses only past moves, but couples the particles (see ``feedback_step``); pass ``False``
     for the exactly unbiased estimator. ``snapshots=k``: keep ``(t, x)`` every ``k`` steps.
+    A model may add a move-dependent potential (``log_potential_move``) and restrict when
+    resampling is considered (``may_resample``): see ``FeynmanKacModel``.
     """
     n = check_int("n_particles", n_particles, ge=2)
     n_mutations = check_int("n_mutations", n_mutations, ge=0)
@@ -180,6 +192,8 @@ def run_particles(model: FeynmanKacModel, kernel: Kernel | Callable[[float], Ker
         lambda _t, k=kernel: k)
     gen = make_generator(seed)
     resample = _RESAMPLE[resampling]
+    move_potential = getattr(model, "log_potential_move", None)
+    may_resample = getattr(model, "may_resample", None)
     t = model.t0
     with torch.no_grad():
         x = model.initial(n, gen)
@@ -213,12 +227,15 @@ def run_particles(model: FeynmanKacModel, kernel: Kernel | Callable[[float], Ker
             ess_hist.append(e_now)
             path.append(log_w.clone())
             do = e_now < ess_threshold * n
+            if do and may_resample is not None:
+                do = bool(may_resample(t))
             resampled.append(do)
             if do:
                 rel_var += _segment_rel_var(log_w)
                 state = state.take(resample(torch.softmax(log_w, 0), gen).to(x.device))
                 log_w = torch.zeros_like(log_w)
             k = kernel_at(t)
+            before = state
             for _ in range(n_mutations):
                 if step > 0:
                     state = state.replace(step_size=step)
@@ -232,6 +249,10 @@ def run_particles(model: FeynmanKacModel, kernel: Kernel | Callable[[float], Ker
                 raise RuntimeError(f"the particle run diverged at t={t:.4g} (step "
                                    f"{len(times)}): reduce the kernel's step size "
                                    f"(now {step:.3g})")
+            if move_potential is not None:
+                inc = move_potential(times[-1], t, before, state)
+                log_z += float(torch.logsumexp(torch.log_softmax(log_w, 0) + inc, 0))
+                log_w = log_w + inc
             times.append(t)
             if snapshots and (len(times) % snapshots == 0 or t >= model.t_end):
                 snaps.append((t, state.x.clone()))
