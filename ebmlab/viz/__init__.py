@@ -2,6 +2,7 @@
 
 from .chains import plot_autocorrelation, plot_bars, plot_error_order, plot_traces
 from .classify import plot_label_histograms, plot_reliability
+from .diffusion import plot_density_1d, plot_ess_traces
 from .images import plot_histograms, plot_image_grid
 from .landscape import (
     landscape_arrays,
@@ -20,7 +21,7 @@ from .save import configure, figure_metadata, savefig
 from .style import OKABE_ITO, new_figure, style
 
 __all__ = [
-    "budget_plot", "plot_mode_masses", "replica_panels",
+    "budget_plot", "plot_mode_masses", "replica_panels", "plot_density_1d", "plot_ess_traces",
     "OKABE_ITO", "configure", "figure_metadata", "landscape_arrays", "mass_thresholds",
     "new_figure", "plot_autocorrelation", "plot_bars", "plot_curves", "plot_error_order",
     "plot_gradient_field",
