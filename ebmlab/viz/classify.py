@@ -14,9 +14,11 @@ from .style import color, new_figure, style
 
 def plot_reliability(bins: Mapping[str, Any], title: str = "") -> Figure:
     """Reliability diagrams, one panel per model (``label -> el.diagnostics.ReliabilityBins``):
-    accuracy against confidence per bin (bars; empty bins left out), the diagonal of perfect
-    calibration, the gap shaded, and the ECE and the share of predictions per bin."""
-    fig, axes = new_figure(1, len(bins), (3.9, 3.9))
+    accuracy against confidence per bin (bars; empty bins left out), the gap to the bin's mean
+    confidence hatched, the diagonal of perfect calibration, the number of predictions above
+    each bar and the ECE in the title."""
+    fig, axes = new_figure(1, len(bins), (3.9, 3.7))
+    handles = []
     with style():
         for i, (label, b) in enumerate(bins.items()):
             ax = axes[0, i]
@@ -24,24 +26,24 @@ def plot_reliability(bins: Mapping[str, Any], title: str = "") -> Figure:
             width = np.diff(edges)
             keep = b.count.numpy() > 0
             acc, conf = b.accuracy.numpy(), b.confidence.numpy()
-            ax.bar(edges[:-1][keep], acc[keep], width=width[keep], align="edge",
-                   color=color(i), alpha=0.85, edgecolor="white", label="accuracy")
-            ax.bar(edges[:-1][keep], (conf - acc)[keep], bottom=acc[keep], width=width[keep],
-                   align="edge", color="none", edgecolor=color(3), hatch="///", lw=0.8,
-                   label="gap to confidence")
-            ax.plot([0, 1], [0, 1], color="black", ls="--", lw=1, label="calibrated")
-            share = b.count.numpy() / max(1, int(b.count.sum()))
-            ax2 = ax.twinx()
-            ax2.step(edges[:-1] + width / 2, share, where="mid", color="grey", lw=1)
-            ax2.set_ylim(0, 1)
-            ax2.set_ylabel("share of predictions (grey)", fontsize=8, color="grey")
-            ax2.tick_params(labelsize=7, colors="grey")
+            h1 = ax.bar(edges[:-1][keep], acc[keep], width=width[keep], align="edge",
+                        color=color(i), alpha=0.85, edgecolor="white", label=f"accuracy ({label})")
+            h2 = ax.bar(edges[:-1][keep], (conf - acc)[keep], bottom=acc[keep],
+                        width=width[keep], align="edge", color="none", edgecolor=color(3),
+                        hatch="///", lw=0.8, label="gap to the mean confidence")
+            (h3,) = ax.plot([0, 1], [0, 1], color="black", ls="--", lw=1, label="calibrated")
+            for lo, w, a, c, n in zip(edges[:-1][keep], width[keep], acc[keep], conf[keep],
+                                      b.count.numpy()[keep], strict=True):
+                ax.annotate(f"{n}", (lo + w / 2, min(max(a, c), 1.0) + 0.01), ha="center",
+                            va="bottom", fontsize=7)
             ax.set_xlim(0, 1)
-            ax.set_ylim(0, 1)
+            ax.set_ylim(0, 1.08)
             ax.set_xlabel("confidence (max p(y|x))")
             ax.set_ylabel("accuracy")
             ax.set_title(f"{label}: ECE {b.ece:.3f}")
-            ax.legend(loc="upper left", fontsize=8)
+            handles += [h1] + ([h2, h3] if i == 0 else [])
+        fig.legend(handles=handles, loc="outside lower center", ncol=len(handles),
+                   fontsize=8, title="numbers: predictions per bin", title_fontsize=8)
         if title:
             fig.suptitle(title)
     return fig
