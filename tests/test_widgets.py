@@ -528,9 +528,26 @@ def test_isinglab_bad_values_are_messages_naming_the_parameter():
 def test_isinglab_headless_shows_a_plain_figure(monkeypatch):
     monkeypatch.setenv("EBMLAB_WIDGETS", "0")
     lab = ising_lab()
-    assert type(lab.fig) is go.Figure
     assert lab.image.value[:4] == b"\x89PNG"  # the lattice is a static picture
-    assert lab.frame() and len(lab.fig.data[0].x) == 2
+    svg = lab.traces.value  # and so are the traces: SVG, no plotting library involved
+    assert svg.count("<svg") == 3 and "T_c = 2.269" in svg
+    assert lab.frame() and lab.traces.value != svg
+
+
+def test_isinglab_traces_draw_the_recorded_values():
+    import re
+
+    lab = ising_lab(temperature=2.5, steps_per_frame=2)
+    for _ in range(5):
+        lab.frame()
+    svg = lab.traces.value
+    pts = re.search(r'class="ebmlab-trace-m" points="([^"]*)"', svg).group(1).split()
+    assert len(pts) == len(lab.trace_m) == 6  # one point per frame, plus the start
+    # panel m: y from -1.05 (bottom, pixel 22 + 134) to 1.05 (top, pixel 22)
+    ys = np.array([float(p.split(",")[1]) for p in pts])
+    expected = 22 + (1.05 - np.array(lab.trace_m)) / 2.1 * 134
+    assert np.allclose(ys, expected, atol=0.06)
+    assert 'class="ebmlab-now"' in svg and "T_c = 2.269" in svg
 
 
 def test_ising_app_command(tmp_path, monkeypatch, capsys):

@@ -4,7 +4,9 @@ and Onsager's exact curves with ``T_c`` marked.
 
 One ``el.samplers.Chain`` (one lattice) and every frame calls ``chain.advance(k)``: the lab has
 no sampling loop of its own. The lattice travels to the browser as a small palette PNG (one
-byte per spin before compression, ~2 KB for 128 × 128), not as a list of numbers.
+byte per spin before compression, ~2 KB for 128 × 128), not as a list of numbers; the traces
+are SVG written here (an HTML widget, ~10 KB): no plotting library to validate or re-render
+them, and the same static picture in a headless run.
 
 Units of progress: a *sweep* is ``D = L²`` single-site update attempts (one step of a
 checkerboard kernel; ``D`` steps of a random-scan or gradient-informed kernel, which update
@@ -24,9 +26,7 @@ from typing import Any
 
 import ipywidgets as widgets
 import numpy as np
-import plotly.graph_objects as go
 import torch
-from plotly.subplots import make_subplots
 
 from .. import samplers as registry
 from .._checks import check_choice, check_int, check_real
@@ -38,8 +38,9 @@ from ..energies.discrete import (
 )
 from ..samplers import Chain
 from ..viz.style import OKABE_ITO
+from ._svg import Panel, Series
 from .controls import STYLE, control_for
-from .lab import Lab, figure_view, figure_widget
+from .lab import Lab
 
 T_C = critical_temperature()
 SIZES = (16, 32, 64, 128, 256, 512)
@@ -166,11 +167,13 @@ class IsingLab(Lab):
         self.capped = False  # the last frame stopped early (frame budget)
         self._step_s = 1e-4  # running estimate of one chain step's cost (seconds)
         self._frame_ends: deque[float] = deque(maxlen=60)
-        self._drawn: tuple | None = None  # (T, h) the reference lines were drawn for
         self._reverting = False
 
         self._build_params(LAB_DEFAULTS.get(sampler, {}))
-        self.fig = self._make_figure()
+        self.traces = widgets.HTML(layout=widgets.Layout(width="450px"))
+        self.traces.add_class("ebmlab-traces")
+        self._onsager_t = np.linspace(T_RANGE[0], T_RANGE[1], 300)
+        self._onsager_m = onsager_magnetisation(self._onsager_t)
         ok = self.reset()
         if problems:
             self.ready = False
@@ -179,7 +182,6 @@ class IsingLab(Lab):
                               + ". The controls show the defaults: press Reset to start.")
         elif not ok:
             pass  # reset() has put its message up
-        self.fig = figure_widget(self.fig)
 
         self.size.observe(lambda _: self.reset(), names="value")
         self.start_kind.observe(lambda _: self.reset(), names="value")
@@ -193,7 +195,7 @@ class IsingLab(Lab):
                              self.start_kind, self.controls, self.status, self.readout,
                              self.message], layout=widgets.Layout(width="380px"))
         self.children = [widgets.HTML(CSS),
-                         widgets.HBox([left, self.image, figure_view(self.fig)])]
+                         widgets.HBox([left, self.image, self.traces])]
         self.add_class("ebmlab-isinglab")
 
     # -- building blocks ---------------------------------------------------------------------
@@ -245,11 +247,6 @@ class IsingLab(Lab):
         """The field the chain runs at."""
         return self.ising.lab_values[1]
 
-    def _base_ising(self) -> Ising:
-        """The lattice at ``T = 1`` units (``J = 1``, the field ``h``): energies per spin in
-        units of ``J``."""
-        return Ising(int(self.size.value), J=1.0, h=self.h, dtype=torch.float32)
-
     def initial_spins(self) -> torch.Tensor:
         d = int(self.size.value) ** 2
         if self.start_kind.value == "up":
@@ -263,14 +260,12 @@ class IsingLab(Lab):
         self.ising = energy
         kernel, unit = self.make_kernel()
         self.chain = Chain(kernel, energy, self.initial_spins(), seed=self.seed)
-        self.base = self._base_ising()
         self.kernel_name, self.unit = self.sampler.value, unit
         self.t = 0.0
         self._step_s = 1e-4
         for d in (self.trace_t, self.trace_m, self.trace_e):
             d.clear()
         self.visits = {}
-        self._drawn = None
         self._record()
 
     def _rechain(self, energy: Ising | None = None) -> bool:
@@ -293,7 +288,6 @@ class IsingLab(Lab):
                 self.show_message(str(err))
                 return False
             self.chain, self.unit, self.kernel_name = chain, unit, self.sampler.value
-            self.base = self._base_ising()
             self.clear_message()
             if not self.ready:  # a bad start before: this fixes it
                 self.ready = True
@@ -329,7 +323,8 @@ class IsingLab(Lab):
     def _record(self) -> None:
         x = self.chain.positions[:1]
         m = float(x.mean())
-        e = float(self.base(x)[0]) / x.shape[1]
+        # the chain's energy is E/T (an Ising model with J/T, h/T): E/D = T · (E/T) / D
+        e = self.T * float(self.chain.state.energy[0]) / x.shape[1]
         self.trace_t.append(self.t)
         self.trace_m.append(m)
         self.trace_e.append(e)
@@ -365,82 +360,55 @@ class IsingLab(Lab):
         self._rechain()
 
     # -- figure --------------------------------------------------------------------------------
-    def _make_figure(self) -> go.Figure:
-        fig = make_subplots(rows=3, cols=1, vertical_spacing=0.11,
-                            row_heights=[0.32, 0.32, 0.36],
-                            subplot_titles=("magnetisation per spin m",
-                                            "energy per spin E/D (units of J)",
-                                            "|m| against temperature (h = 0)"))
-        blue, orange, green, red = OKABE_ITO[0], OKABE_ITO[1], OKABE_ITO[2], OKABE_ITO[3]
-        fig.add_trace(go.Scatter(x=[], y=[], mode="lines", line={"color": blue, "width": 1.5},
-                                 name="m", hoverinfo="skip"), row=1, col=1)
-        fig.add_trace(go.Scatter(x=[], y=[], mode="lines", name="E/D",
-                                 line={"color": orange, "width": 1.5}, hoverinfo="skip"),
-                      row=2, col=1)
-        ts = np.linspace(T_RANGE[0], T_RANGE[1], 300)
-        fig.add_trace(go.Scatter(x=ts, y=onsager_magnetisation(ts), mode="lines",
-                                 name="Onsager m₀(T), L = ∞",
-                                 line={"color": "black", "width": 1.2}, hoverinfo="skip"),
-                      row=3, col=1)
-        fig.add_trace(go.Scatter(x=[T_C, T_C], y=[-0.05, 1.05], mode="lines",
-                                 name=f"T_c = {T_C:.3f}",
-                                 line={"color": red, "width": 1.5, "dash": "dot"},
-                                 hoverinfo="skip"), row=3, col=1)
-        fig.add_trace(go.Scatter(x=[], y=[], mode="markers", name="visited (mean |m|)",
-                                 marker={"color": green, "size": 6}, hoverinfo="skip"),
-                      row=3, col=1)
-        fig.add_trace(go.Scatter(x=[], y=[], mode="markers", name="now",
-                                 marker={"color": red, "size": 11, "symbol": "x"},
-                                 hoverinfo="skip"), row=3, col=1)
-        fig.add_annotation(x=T_C, y=1.05, text="T_c", showarrow=False, yshift=8,
-                           font={"color": red}, row=3, col=1)
-        # Onsager's values at the current T (h = 0) as dashed lines across the trace panels:
-        # shapes in axis-domain x coordinates, moved only when T or h changes.
-        for yref in ("y", "y", "y2"):
-            fig.add_shape(type="line", xref="x domain", x0=0, x1=1, yref=yref, y0=0, y1=0,
-                          line={"color": "black", "width": 1, "dash": "dash"}, visible=False)
-        fig.update_yaxes(range=[-1.05, 1.05], row=1, col=1)
-        fig.update_yaxes(range=[-2.1, 0.1], row=2, col=1)
-        fig.update_xaxes(matches="x", row=2, col=1)
-        fig.update_xaxes(title_text="sweeps (Wolff: cluster flips)", row=2, col=1)
-        fig.update_xaxes(range=list(T_RANGE), title_text="temperature T", row=3, col=1)
-        fig.update_yaxes(range=[-0.05, 1.15], row=3, col=1)
-        fig.update_layout(width=440, height=600, showlegend=False,
-                          margin={"l": 45, "r": 10, "t": 30, "b": 40})
-        for shape, yref in zip(fig.layout.shapes, ("y", "y", "y2"), strict=True):
-            shape.xref = "x domain" if yref == "y" else "x2 domain"
-        return fig
-
     def _draw(self) -> None:
-        """The lattice PNG and the traces every frame; the reference lines when T or h
-        changed; the visited temperatures every 10 frames (plotly's per-property cost is
-        most of a frame's drawing time)."""
+        """The lattice as a PNG, the traces and the phase panel as SVG (an HTML string: no
+        plotting library on either side, the same static picture in a headless run)."""
         x = self.chain.positions[0]
         L = int(round(math.sqrt(x.shape[0])))
         self.image.value = lattice_png(x, L)
         T, h = self.T, self.h
-        t = np.fromiter(self.trace_t, float)
-        recent = self.visits.get(round(T, 2), [])[-50:]
-        key = (T, h)
-        with self.fig.batch_update():
-            d = self.fig.data
-            d[0].x, d[0].y = t, np.fromiter(self.trace_m, float)
-            d[1].x, d[1].y = t, np.fromiter(self.trace_e, float)
-            d[5].x = [T]
-            d[5].y = [float(np.mean(recent))] if recent else [abs(self.trace_m[-1])]
-            if self._drawn != key or self.frames % 10 == 0:
-                vis_t = sorted(self.visits)
-                d[4].x, d[4].y = vis_t, [float(np.mean(self.visits[k])) for k in vis_t]
-            if self._drawn != key:
-                exact = h == 0.0
-                m0 = float(onsager_magnetisation(T)) if exact else 0.0
-                u0 = float(onsager_energy(T)) if exact else 0.0
-                for shape, y in zip(self.fig.layout.shapes, (m0, -m0, u0), strict=True):
-                    shape.y0 = shape.y1 = y
-                    shape.visible = exact
-        self._drawn = key
+        self.traces.value = self.figure_svg()
         self.tc_mark.value = self._tc_text(T)
         self.readout.value = self._readout(T, h)
+
+    def figure_svg(self) -> str:
+        """The three panels: m and E/D against sweeps (Onsager's values at ``h = 0`` dashed),
+        and mean ``|m|`` per visited temperature against Onsager's curve with ``T_c``."""
+        T, h = self.T, self.h
+        blue, orange, green, red = OKABE_ITO[0], OKABE_ITO[1], OKABE_ITO[2], OKABE_ITO[3]
+        t = np.fromiter(self.trace_t, float)
+        m = np.fromiter(self.trace_m, float)
+        e = np.fromiter(self.trace_e, float)
+        lo, hi = (float(t[0]), float(t[-1])) if len(t) else (0.0, 1.0)
+        if hi <= lo:
+            hi = lo + 1.0
+        exact = h == 0.0
+        m0 = float(onsager_magnetisation(T)) if exact else float("nan")
+        u0 = float(onsager_energy(T)) if exact else float("nan")
+        e_lo = min(-2.1, float(e.min()) - 0.1) if len(e) else -2.1
+        e_hi = max(0.1, float(e.max()) + 0.1) if len(e) else 0.1
+        xlabel = "cluster flips" if self.kernel_name == "wolff" else "sweeps"
+        note = "" if exact else " (h ≠ 0: no exact value)"
+        p_m = Panel((lo, hi), (-1.05, 1.05), [Series(t, m, blue, css="ebmlab-trace-m")],
+                    title="magnetisation per spin m" + note, xlabel=xlabel,
+                    hlines=[(m0, "#000", "5,3"), (-m0, "#000", "5,3")])
+        p_e = Panel((lo, hi), (e_lo, e_hi), [Series(t, e, orange, css="ebmlab-trace-e")],
+                    title="energy per spin E/D (units of J)", xlabel=xlabel,
+                    hlines=[(u0, "#000", "5,3")])
+        vis_t = sorted(self.visits)
+        vis_m = [float(np.mean(self.visits[k])) for k in vis_t]
+        recent = self.visits.get(round(T, 2), [])[-50:]
+        now = float(np.mean(recent)) if recent else abs(float(m[-1])) if len(m) else 0.0
+        p_t = Panel(T_RANGE, (-0.05, 1.1),
+                    [Series(self._onsager_t, self._onsager_m, "#000", width=1.2, static=True),
+                     Series(vis_t, vis_m, green, kind="points", css="ebmlab-visited"),
+                     Series([T], [now], red, kind="cross", size=5, css="ebmlab-now")],
+                    title="|m| against T: Onsager (L = ∞) and this lattice (h = 0)",
+                    xlabel="temperature T (units of J)",
+                    vlines=[(T_C, red, "2,3", f"T_c = {T_C:.3f}")])
+        return ("<div class='ebmlab-figure'>" + p_m.svg(css="ebmlab-panel-m")
+                + p_e.svg(css="ebmlab-panel-e") + p_t.svg(height=200, css="ebmlab-panel-t")
+                + "</div>")
 
     @staticmethod
     def _tc_text(T: float) -> str:

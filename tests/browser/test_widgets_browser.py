@@ -213,3 +213,88 @@ def test_voila_explorer_app(page, voila_app, artifacts):
     page.locator(".ebmlab-explorer .js-plotly-plot").first.wait_for(timeout=180_000)
     page.wait_for_timeout(2000)
     check_explorer(page, artifacts, "voila")
+
+
+def test_voila_ising_app(page, voila_app, artifacts):
+    """``ebmlab app ising``: Play runs frames (the lattice image and the traces change),
+    moving the temperature slider far above T_c melts the order (|m| falls), Pause stops.
+    Frame rates seen by the kernel and by the browser go to ising-fps.json (not asserted)."""
+    import json
+
+    url = voila_app("ising")
+    page.goto(url, wait_until="commit")
+    lab = page.locator(".ebmlab-isinglab").first
+    plot = lab.locator(".ebmlab-traces").first
+    img = lab.locator("img.ebmlab-lattice").first
+    img.wait_for(timeout=60_000)
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(artifacts / "voila-ising-start.png"), full_page=True)
+    # Voila renders before the page talks to the kernel: a Step round trip first.
+    sweeps = lambda: lab.locator(".ebmlab-sweeps").first.inner_text().strip()  # noqa: E731
+    before = sweeps()
+    for _ in range(3):
+        lab.locator(".ebmlab-step").first.click()
+        try:
+            page.wait_for_function(
+                "b => document.querySelector('.ebmlab-isinglab .ebmlab-sweeps')"
+                ".innerText.trim() !== b", arg=before, timeout=20_000)
+            break
+        except Exception:  # noqa: BLE001 - playwright's TimeoutError: click again
+            continue
+    assert sweeps() != before, f"the lab never answered a Step click: {before}"
+
+    # Count the lattice images the browser receives (each frame replaces the img's src).
+    page.evaluate("""() => {
+        const img = document.querySelector('.ebmlab-isinglab img.ebmlab-lattice');
+        window.__isingFrames = 0;
+        new MutationObserver(() => { window.__isingFrames += 1; })
+            .observe(img, {attributes: true, attributeFilter: ['src']});
+    }""")
+    lattice0 = shot(img, artifacts / "voila-ising-lattice-0.png")
+    plot0 = shot(plot, artifacts / "voila-ising-traces-0.png")
+    lab.locator(".ebmlab-play").first.click()
+    page.wait_for_timeout(1000)
+    n0, t0 = page.evaluate("window.__isingFrames"), time.time()
+    page.wait_for_timeout(6000)
+    n1, t1 = page.evaluate("window.__isingFrames"), time.time()
+    browser_fps = (n1 - n0) / (t1 - t0)
+    status = lab.locator(".ebmlab-status").first.inner_text()
+    _, moved = wait_changed(img, lattice0, artifacts / "voila-ising-lattice-1.png", 0.01)
+    assert moved > 0.01, f"the lattice did not change while playing; status {status!r}"
+    _, traced = wait_changed(plot, plot0, artifacts / "voila-ising-traces-1.png", 0.002)
+    assert traced > 0.002, "the traces did not change while playing"
+    n_points = page.evaluate("() => document.querySelector('.ebmlab-isinglab .ebmlab-trace-m')"
+                             ".getAttribute('points').trim().split(/\\s+/).length")
+    assert n_points > 10, f"the magnetisation trace has {n_points} points"
+    assert n1 > n0, f"no lattice frames reached the browser; status {status!r}"
+    m_cold = abs(float(lab.locator(".ebmlab-m").first.inner_text()))
+
+    # Temperature far above T_c: End moves the slider's handle to its maximum (T = 6).
+    handle = slider_handle(lab, "temperature T")
+    for _ in range(3):
+        handle.focus()
+        page.keyboard.press("End")
+        try:
+            page.wait_for_function(
+                "() => document.querySelector('.ebmlab-isinglab .ebmlab-tc-mark b')"
+                ".innerText.trim() === (6 / 2.269185314213022).toFixed(3)", timeout=20_000)
+            break
+        except Exception:  # noqa: BLE001
+            continue
+    hot_lattice0 = shot(img, artifacts / "voila-ising-lattice-hot-0.png")
+    page.wait_for_function(
+        "() => Math.abs(parseFloat(document.querySelector('.ebmlab-isinglab .ebmlab-m')"
+        ".innerText)) < 0.2", timeout=30_000)
+    m_hot = abs(float(lab.locator(".ebmlab-m").first.inner_text()))
+    _, melted = wait_changed(img, lattice0, artifacts / "voila-ising-lattice-hot-1.png", 0.05)
+    page.screenshot(path=str(artifacts / "voila-ising.png"), full_page=True)
+    assert melted > 0.05 and changed_fraction(hot_lattice0, lattice0) > 0.01
+    lab.locator(".ebmlab-pause").first.click()
+    still = wait_still(img, artifacts / "voila-ising-paused.png")
+    assert still < 0.0005, "the lattice still changed after Pause"
+    assert "Traceback" not in lab.inner_text()
+    (artifacts / "ising-fps.json").write_text(json.dumps({
+        "browser_lattice_frames_per_s": browser_fps, "kernel_status": status,
+        "abs_m_before": m_cold, "abs_m_at_T6": m_hot}, indent=1))
+    print(f"\nIsingLab in Voila: {browser_fps:.1f} lattice frames/s reached the browser; "
+          f"kernel status: {status}; |m| {m_cold:.3f} -> {m_hot:.3f} at T = 6")
