@@ -458,3 +458,33 @@ def test_parallel_tempering_runs_integer_states():
     m, se = mean_and_se(t.samples.double().mean(-1).abs())
     exact = Ising(4).exact_moments(T)["abs_magnetisation"]
     assert abs(m - exact) < 4 * se, (m, exact, se)
+
+
+def test_rbm_block_gibbs_reuses_the_hidden_input_only_while_parameters_are_unchanged():
+    """Block Gibbs on an RBM carries b_h + vW to the next step (one matrix product saved);
+    the draws equal sample_hidden/sample_visible's, and a parameter update (an optimiser's
+    in-place step) invalidates the carried value."""
+    rbm = el.energies.RBM(30, 12, seed=0, weight_scale=0.3)
+    v0 = torch.bernoulli(torch.full((50, 30), 0.5), generator=torch.Generator().manual_seed(1))
+    kernel = el.samplers.Gibbs()
+
+    def reference(state, gen, steps):
+        for _ in range(steps):
+            v = rbm.sample_visible(rbm.sample_hidden(state.x, gen), gen)
+            state = state.replace(x=v, energy=rbm(v).detach(), aux=None)
+        return state
+
+    gen_a, gen_b = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+    a = kernel.init(rbm, v0, gen_a)
+    b = kernel.init(rbm, v0, gen_b)
+    with torch.no_grad():
+        for _ in range(5):
+            a, _ = kernel.step(rbm, a, gen_a)
+        b = reference(b, gen_b, 5)
+        assert torch.equal(a.x, b.x) and torch.allclose(a.energy, b.energy)
+        rbm.W.add_(0.5)  # in place, as an optimiser does
+        rbm.b_hidden.sub_(0.3)
+        for _ in range(3):
+            a, _ = kernel.step(rbm, a, gen_a)
+        b = reference(b, gen_b, 3)
+    assert torch.equal(a.x, b.x) and torch.allclose(a.energy, rbm(a.x).detach())

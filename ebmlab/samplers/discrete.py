@@ -38,6 +38,7 @@ import torch
 
 from ..energies.base import Energy
 from ..energies.composition import Sum, Tempered
+from ..energies.discrete import RBM
 from ..params import Param
 from .annealing import PathEnergy
 from .kernel import Kernel, register
@@ -296,11 +297,13 @@ def _site_sweep(kernel, energy: Energy, state: State, gen: torch.Generator, rule
     dev = x.device
     gibbs = rule == "gibbs"
     masks = None
+    sites: list[torch.Tensor] = []
     if kernel.scan == "checkerboard":
         classes = model.classes(d, dev)
         if model.colouring is not None and len(classes) <= _MASKED_CLASSES:
             masks = model.masks(d, dev)
-        sites = [c[None, :].expand(n, -1) for c in classes]
+        else:
+            sites = [c[None, :].expand(n, -1) for c in classes]
     else:
         count = d if kernel.sweep else 1
         sites = list(torch.randint(d, (count, n, 1), generator=gen, device=dev))
@@ -310,14 +313,19 @@ def _site_sweep(kernel, energy: Energy, state: State, gen: torch.Generator, rule
     e, aux = state.energy, state.aux
     acc = None
 
-    def decide(delta: torch.Tensor) -> torch.Tensor:
-        """Which proposed flips happen; adds Metropolis acceptance probabilities to ``acc``."""
+    def decide(delta: torch.Tensor, u: torch.Tensor | None = None) -> torch.Tensor:
+        """Which proposed flips happen; adds Metropolis acceptance probabilities to ``acc``.
+        ``u``: uniforms for the decisions (Gibbs) or their logarithms (Metropolis); drawn
+        here when not given."""
         nonlocal acc
-        u = _uniform(delta.shape, delta, gen)
-        if gibbs:
-            return u < torch.sigmoid(-delta)
+        if u is None:
+            u = _uniform(delta.shape, delta, gen)
+            if not gibbs:
+                u = u.log_()
+        if gibbs:  # flip with σ(-ΔE) = 1 - σ(ΔE): iff σ(ΔE) < u' with u' = 1 - u ~ U(0, 1)
+            return torch.sigmoid(delta) < u
         log_a = torch.nan_to_num(-delta, nan=-math.inf).clamp_(max=0.0)
-        flip = u.log_() < log_a
+        flip = u < log_a
         a = log_a.exp_()
         a = a.mean(1) if mask is None else (a * mask).sum(1) / mask.sum()
         acc = a if acc is None else acc + a
@@ -326,9 +334,18 @@ def _site_sweep(kernel, energy: Energy, state: State, gen: torch.Generator, rule
     mask = None
     if masks is not None:
         # A few colours (a checkerboard): ΔE at every site, updates masked to one colour —
-        # whole-lattice tensor operations, no gathers or scatters.
+        # whole-lattice tensor operations, no gathers or scatters. Every site is updated once
+        # per sweep, by its own colour's update, so one uniform per site serves the whole
+        # sweep (half the random numbers of one draw per colour; the RNG is the largest
+        # single cost of a sweep).
+        u_sweep = None
         for mask in masks:
-            flip = decide(model.flip_delta(x, None)) & mask
+            delta = model.flip_delta(x, None)
+            if u_sweep is None:
+                u_sweep = _uniform(delta.shape, delta, gen)
+                if not gibbs:
+                    u_sweep = u_sweep.log_()
+            flip = decide(delta, u_sweep).logical_and_(mask)
             x = torch.where(flip, _flip(x, values), x)
         n_updates = len(masks)
     else:
@@ -384,12 +401,55 @@ class Gibbs(_DiscreteKernel):
         model = site_model(energy) if self.block else None
         if model is not None and model.block is not None:
             rbm = model.block
+            if energy is rbm and type(rbm) is RBM:
+                return _rbm_block_step(rbm, state, gen)
             h = rbm.sample_hidden(state.x, gen)
             v = rbm.sample_visible(h, gen)
             e, _, aux = evaluate(energy, v, grad=False)
             info = Info(accept_prob=torch.ones_like(e), n_energy=3)
             return state.replace(x=v, energy=e, aux=aux), info
         return _site_sweep(self, energy, state, gen, "gibbs")
+
+
+class _HiddenInput(tuple):
+    """``(b_h + vᵀW,)`` for the state's ``v``: the RBM's hidden pre-activation, carried in
+    ``State.aux`` from one block-Gibbs step to the next (the free energy of the new ``v``
+    needs it, and so does the next ``p(h | v)``: one matrix product saved per step). Valid
+    only for the parameters it was computed with (``key``: their identities and in-place
+    version counters, which an optimiser step bumps). ``State.take``/``where`` rebuild
+    ``aux`` as a plain tuple, which is then simply recomputed."""
+
+    key: tuple
+
+
+def _rbm_key(rbm) -> tuple:
+    return tuple((id(p), p._version) for p in (rbm.W, rbm.b_visible, rbm.b_hidden))
+
+
+def _rbm_block_step(rbm, state: State, gen: torch.Generator) -> tuple[State, Info]:
+    """Block Gibbs on an ``RBM`` itself, the same draws as ``sample_hidden`` /
+    ``sample_visible`` and the same free-energy formula, with the hidden pre-activation of the
+    new ``v`` computed once and reused by the next step."""
+    W, bv, bh = rbm.W, rbm.b_visible, rbm.b_hidden
+    v = state.x
+    key = _rbm_key(rbm)
+    cache = state.aux
+    if isinstance(cache, _HiddenInput) and cache.key == key:
+        a = cache[0]
+    else:
+        a = bh + v.to(W.dtype) @ W
+    p_h = torch.sigmoid(a)
+    h = (torch.rand(p_h.shape, generator=gen, dtype=p_h.dtype, device=p_h.device) < p_h)
+    p_v = torch.sigmoid(bv + h.to(W.dtype) @ W.T)
+    v_new = (torch.rand(p_v.shape, generator=gen, dtype=p_v.dtype, device=p_v.device)
+             < p_v).to(v.dtype)
+    vf = v_new.to(W.dtype)
+    a_new = bh + vf @ W
+    e = -(vf @ bv) - torch.nn.functional.softplus(a_new).sum(1)
+    aux = _HiddenInput((a_new,))
+    aux.key = key
+    info = Info(accept_prob=torch.ones_like(e), n_energy=3)
+    return state.replace(x=v_new, energy=e, aux=aux), info
 
 
 @register
