@@ -134,11 +134,19 @@ def test_reverse_sde_with_the_exact_score_reproduces_mode_weights(sched):
 
 
 def test_annealed_langevin_reproduces_mode_weights():
-    mix = D.NoisedMixture(**MIX1, schedule=D.VESchedule(sigma_min=0.05, sigma_max=10.0))
-    r = D.annealed_langevin(mix, mix.schedule, 3000, n_levels=10, n_steps_each=50, eps=1e-3,
+    """Annealed Langevin's weights freeze at the level where chains stop crossing between the
+    modes, where the noised components still overlap: right only approximately (within
+    0.05; measured 0.66-0.69 for 0.7)."""
+    mix = D.NoisedMixture([0.7, 0.3], [-3.0, 2.0], [0.5, 0.5],
+                          schedule=D.VESchedule(sigma_min=0.05, sigma_max=10.0))
+    r = D.annealed_langevin(mix, mix.schedule, 3000, n_levels=10, n_steps_each=50, eps=0.2,
                             seed=0)
-    assert abs(_left(r.samples) - 0.7) < 4 * math.sqrt(0.21 / 3000) + 0.01
+    assert abs(_left(r.samples) - 0.7) < 0.05
     assert r.n_grad_evals == 1 + 10 * 51
+    one = D.annealed_langevin(mix, mix.schedule, 10, n_steps_each=5, times=[0.1])
+    assert one.n_grad_evals == 1 + 6
+    with pytest.raises(ValueError, match="times"):
+        D.annealed_langevin(mix, mix.schedule, 10, times=[0.1, 0.5])
 
 
 def test_score_functions_need_a_dimension():
@@ -283,3 +291,24 @@ def test_engine_move_potential_and_resampling_rule():
     b = run_particles(Plain(), Shift(), 200, ess_threshold=0.0, seed=0)
     assert torch.equal(a.samples, b.samples)
     assert math.isclose(a.log_z - b.log_z, 5.0, abs_tol=1e-9)
+
+
+def test_multilevel_dsm_learns_the_noised_scores():
+    """A ScoreNet trained by MultiLevelDSM through el.train.fit: σ·s_θ within 0.15 (relative
+    L2 over samples of p_t) of the exact σ·score at mid and high noise (at low noise σ·s is
+    small and a short training run is relatively worse: 0.4 at t = 0.05)."""
+    import ebmlab as el
+
+    sched = D.VPSchedule()
+    mix = D.NoisedMixture(**MIX1, schedule=sched)
+    torch.manual_seed(0)
+    net = D.ScoreNet(1, sched, hidden=48, depth=3)
+    el.train.fit(net, mix.sample(10000, seed=0), objective=D.MultiLevelDSM(sched), steps=1000,
+                 batch_size=512, lr=3e-3, seed=0)
+    for t in (0.3, 0.8):
+        x = mix.sample(4000, t=t, seed=1)
+        sig = float(sched.sigma(t))
+        exact, learned = sig * mix.score(x.double(), t), sig * net.score(x, t).double()
+        assert float((learned - exact).norm() / exact.norm()) < 0.15, t
+    with pytest.raises(ValueError, match="t_max"):
+        D.MultiLevelDSM(sched, t_min=0.5, t_max=0.5)

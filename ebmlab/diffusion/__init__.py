@@ -17,9 +17,11 @@ from .correctors import (
 from .mixtures import NoisedMixture, check_mixture, grid_density_1d
 from .samplers import annealed_langevin, fk_sample, probability_flow, reverse_sde
 from .schedules import Schedule, VESchedule, VPSchedule, check_noise_levels
+from .training import MultiLevelDSM, ScoreNet
 
 __all__ = [
-    "POTENTIALS", "NoisedMixture", "ReversePath", "ReverseStep", "Schedule", "ScoreLangevin",
+    "MultiLevelDSM", "POTENTIALS", "NoisedMixture", "ReversePath", "ReverseStep", "Schedule",
+    "ScoreLangevin", "ScoreNet",
     "Target", "TargetSlice", "VESchedule", "VPSchedule", "annealed_langevin", "check_mixture",
     "check_noise_levels", "fk_sample", "grid_density_1d", "guided", "probability_flow",
     "product", "reverse_sde", "steered", "tempered",

@@ -45,7 +45,7 @@ from .._checks import check_choice, check_int, check_real
 from ..energies.base import Energy
 from ..samplers.kernel import Kernel
 from ..samplers.state import Info, State, evaluate
-from .schedules import Schedule
+from .schedules import Schedule, check_noise_levels
 
 POTENTIALS = ("difference", "max", "sum")
 
@@ -370,21 +370,26 @@ class ReversePath:
 
 class NoiseLevels:
     """Annealed Langevin as a particle-engine model: levels ``t_1 > … > t_L`` (engine time
-    ``u = ℓ``), ``n_steps_each`` Langevin moves at each level with step
-    ``ε_ℓ = eps σ(t_ℓ)² / σ(t_L)²`` (Song & Ermon 2019), no weights."""
+    ``u = ℓ``), ``n_steps_each`` Langevin moves at each level with step ``ε_ℓ = eps σ(t_ℓ)²``
+    (Song & Ermon 2019: the step shrinks with the noise variance), no weights."""
 
     t0 = 0.0
 
-    def __init__(self, target: Target, schedule: Schedule, n_levels: int, eps: float) -> None:
+    def __init__(self, target: Target, schedule: Schedule, n_levels: int, eps: float,
+                 times: Sequence[float] | None = None, spacing: str = "g2") -> None:
         self.target, self.schedule = target, schedule
-        n_levels = check_int("n_levels", n_levels, ge=2)
         self.eps = check_real("eps", eps, gt=0.0)
-        self.levels = schedule.times(n_levels - 1)
+        if times is None:
+            n_levels = check_int("n_levels", n_levels, ge=2)
+            self.levels = schedule.times(n_levels - 1, spacing)
+        else:
+            check_noise_levels("times", [float(schedule.sigma(float(t))) for t in times])
+            self.levels = [float(t) for t in times]
+            n_levels = len(self.levels)
         self.t_end = float(n_levels)
         self.log_z0 = 0.0
         self.slices = [TargetSlice(target, schedule, t) for t in self.levels]
-        s_last = float(schedule.sigma(self.levels[-1]))
-        self.kernels = [ScoreLangevin(self.eps * float(schedule.sigma(t)) ** 2 / s_last**2,
+        self.kernels = [ScoreLangevin(self.eps * float(schedule.sigma(t)) ** 2,
                                       len(target.models)) for t in self.levels]
 
     def initial(self, n: int, gen: torch.Generator) -> torch.Tensor:

@@ -5,6 +5,8 @@ sampling of targets built from scores. All run on the one particle engine
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 
 from .._checks import check_real
@@ -66,13 +68,18 @@ def probability_flow(score, schedule: Schedule, n: int, n_steps: int = 500,
 
 
 def annealed_langevin(score, schedule: Schedule, n: int, n_levels: int = 10,
-                      n_steps_each: int = 100, eps: float = 2e-5, dim: int | None = None,
-                      seed: int | torch.Generator | None = 0, snapshots: int = 0
+                      n_steps_each: int = 100, eps: float = 0.05, dim: int | None = None,
+                      seed: int | torch.Generator | None = 0, snapshots: int = 0,
+                      times: Sequence[float] | None = None, spacing: str = "g2"
                       ) -> ParticleResult:
     """Annealed Langevin dynamics (Song & Ermon 2019): ``n_levels`` noise levels from
-    ``t_max`` to ``t_min``, ``n_steps_each`` unadjusted Langevin moves
-    ``x' = x + ε s + √(2ε) ξ`` at each, ``ε = eps σ(t)²/σ(t_min)²``."""
+    ``t_max`` to ``t_min`` (``schedule.times(n_levels - 1, spacing)``, or the given ``times``,
+    noise decreasing), ``n_steps_each`` unadjusted Langevin moves
+    ``x' = x + ε s + √(2ε) ξ`` at each, ``ε = eps σ(t)²`` (the step follows the noise
+    variance). One level (``times=[t]``) is plain Langevin with the score of that level,
+    started from the prior."""
     eps = check_real("eps", eps, gt=0.0)
-    model = NoiseLevels(tempered(score, 1.0, dim=dim), schedule, n_levels, eps)
+    model = NoiseLevels(tempered(score, 1.0, dim=dim), schedule, n_levels, eps, times=times,
+                        spacing=spacing)
     return run_particles(model, model.kernel, n, n_mutations=n_steps_each, ess_threshold=0.0,
                          tune=False, snapshots=snapshots, seed=seed)
