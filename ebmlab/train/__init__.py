@@ -14,8 +14,19 @@ from .fit import (
     make_objective,
     save_checkpoint,
 )
+from .gflownet import (
+    GFlowNet,
+    HyperGrid,
+    MLPPolicy,
+    TabularPolicy,
+    corner_energy,
+    exact_policy,
+    target_log_probs,
+    train_gflownet,
+)
 from .negatives import ReplayBuffer, langevin_negatives
 from .objectives import NCE, Compositional, ContrastiveDivergence, ScoreMatching
+from .rbm import DiscreteContrastiveDivergence, HeldOutLogLikelihood
 
 __all__ = [
     "METHODS", "NCE", "Checkpoint", "Compositional", "ContrastiveDivergence", "History",
@@ -23,3 +34,8 @@ __all__ = [
     "langevin_negatives", "load_checkpoint", "make_objective", "save_checkpoint",
 ]
 __all__ += ["JEM", "CrossEntropy", "EnergyMargin"]
+__all__ += [
+    "DiscreteContrastiveDivergence", "GFlowNet", "HeldOutLogLikelihood", "HyperGrid",
+    "MLPPolicy", "TabularPolicy", "corner_energy", "exact_policy", "target_log_probs",
+    "train_gflownet",
+]

@@ -3,6 +3,7 @@
 from .chains import plot_autocorrelation, plot_bars, plot_error_order, plot_traces
 from .classify import plot_label_histograms, plot_reliability
 from .diffusion import plot_density_1d, plot_ess_traces
+from .discrete import plot_filters, plot_heatmaps
 from .images import plot_histograms, plot_image_grid
 from .landscape import (
     landscape_arrays,
@@ -30,3 +31,4 @@ __all__ = [
 ]
 __all__ += ["plot_histograms", "plot_image_grid"]
 __all__ += ["plot_label_histograms", "plot_reliability"]
+__all__ += ["plot_filters", "plot_heatmaps"]
