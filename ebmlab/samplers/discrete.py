@@ -286,6 +286,68 @@ def _uniform(shape, like: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     return torch.rand(shape, generator=gen, dtype=like.dtype, device=like.device)
 
 
+def _lattice_fast_path(model: SiteModel, energy: Energy, x: torch.Tensor):
+    """``(coefficient, Ising)`` when a checkerboard sweep can run on the lattice directly: a
+    single Ising leaf (``E = c · Ising``, e.g. tempered or a tempering ladder's rung) with even
+    ``L`` (two colours), ±1 spins and no per-chain ``aux`` to carry; else ``None``."""
+    if model.lattice is None or getattr(type(energy), "value_aux", None) is not None:
+        return None
+    coef, ising = model.lattice
+    if type(ising).__name__ != "Ising" or ising.L % 2 or tuple(ising.values) != (-1.0, 1.0):
+        return None
+    if x.device != ising.coupling.device:
+        return None
+    return coef, ising
+
+
+def _ising_sweep(model: SiteModel, coef, ising, state: State, gen: torch.Generator,
+                 gibbs: bool) -> tuple[State, Info]:
+    """One checkerboard sweep of ``E = c · Ising`` on ``(N, L, L)`` spins: local fields by
+    rolls, ``ΔE_i = 2c s_i (J nb_i + h)``, heat bath (``gibbs``) or Metropolis decisions from
+    one uniform per site per sweep. The energy of the new state comes from the last colour's
+    neighbour sums (every bond has exactly one end of that colour, and its neighbours did not
+    change during its update): ``E = c (-J Σ_{i∈C₁} s_i nb_i - h Σ s_i)`` — no further
+    evaluation. Costs two local-field evaluations (``n_energy = 2``)."""
+    x = state.x
+    n, L = x.shape[0], ising.L
+    dt = ising.coupling.dtype
+    s = x.to(dt).view(n, L, L)
+    J, h = ising.J, ising.h
+    c = coef.to(dt).reshape(n, 1, 1) if isinstance(coef, torch.Tensor) else float(coef)
+    masks = model._classes.get("lattice-masks")
+    if masks is None:
+        colour = ising.colouring().view(L, L)
+        masks = model._classes["lattice-masks"] = (colour == 0, colour == 1)
+    u = _uniform(s.shape, s, gen)
+    if not gibbs:
+        u = u.log_()
+    acc = None
+    nb = None
+    for mask in masks:
+        nb = s.roll(1, 1) + s.roll(-1, 1)
+        nb += s.roll(1, 2)
+        nb += s.roll(-1, 2)
+        if h == 0.0:
+            delta = s * nb * (2.0 * J * c) if not isinstance(c, torch.Tensor) \
+                else (s * nb) * (2.0 * J * c)
+        else:
+            delta = s * (nb * J + h) * (2.0 * c)
+        if gibbs:  # flip with σ(-ΔE): iff σ(ΔE) < u' with u' = 1 - u ~ U(0, 1)
+            flip = torch.sigmoid(delta) < u
+        else:
+            log_a = delta.neg_().clamp_(max=0.0)
+            flip = u < log_a
+            a = (log_a.exp_() * mask).sum((1, 2)) / mask.sum()
+            acc = a if acc is None else acc + a
+        s = torch.where(flip.logical_and_(mask), -s, s)
+    bonds = (s * nb * masks[1]).sum((1, 2))
+    e = -J * bonds if h == 0.0 else -J * bonds - h * s.sum((1, 2))
+    e = e * (c.view(n) if isinstance(c, torch.Tensor) else c)
+    x_new = s.view(n, -1).to(x.dtype)
+    acc = torch.ones_like(e) if acc is None else (acc / 2).to(e.dtype)
+    return state.replace(x=x_new, energy=e, aux=None), Info(accept_prob=acc, n_energy=2)
+
+
 def _site_sweep(kernel, energy: Energy, state: State, gen: torch.Generator, rule: str
                 ) -> tuple[State, Info]:
     """One Gibbs (``rule="gibbs"``: heat bath, flip with ``σ(-ΔE)``) or Metropolis
@@ -296,6 +358,10 @@ def _site_sweep(kernel, energy: Energy, state: State, gen: torch.Generator, rule
     x, n, d = state.x, state.x.shape[0], state.x.shape[1]
     dev = x.device
     gibbs = rule == "gibbs"
+    if kernel.scan == "checkerboard":
+        fast = _lattice_fast_path(model, energy, x)
+        if fast is not None:
+            return _ising_sweep(model, *fast, state, gen, gibbs)
     masks = None
     sites: list[torch.Tensor] = []
     if kernel.scan == "checkerboard":
