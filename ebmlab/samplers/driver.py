@@ -231,7 +231,8 @@ class Chain:
                             state = state.replace(step_size=eps)
                     else:
                         xv, ev = kernel.view(state)
-                        self.acc_sum += info.accept_prob[: xv.shape[0]]
+                        acc = info.accept_prob
+                        self.acc_sum += acc if acc.shape[0] == xv.shape[0] else acc[: xv.shape[0]]
                         self.acc_steps += 1
                         if record is not None:
                             record(xv, ev)

@@ -16,6 +16,7 @@ StepSize = float | torch.Tensor  # a float, or one per chain: a tensor of shape 
 
 
 _FIELDS = ("x", "energy", "grad", "momentum", "aux", "step_size", "extra")
+_FIELD_SET = frozenset(_FIELDS)
 
 
 @dataclass(slots=True)
@@ -43,9 +44,19 @@ class State:
 
     def replace(self, **changes: Any) -> State:
         """A new state with some fields changed (kernels never mutate a state in place)."""
+        # Written out field by field: this runs several times per step, and a loop over
+        # getattr/setattr costs more than the tensor work of a one-chain step.
         new = object.__new__(State)
-        for f in _FIELDS:
-            setattr(new, f, changes[f] if f in changes else getattr(self, f))
+        get = changes.get
+        new.x = get("x", self.x)
+        new.energy = get("energy", self.energy)
+        new.grad = get("grad", self.grad)
+        new.momentum = get("momentum", self.momentum)
+        new.aux = get("aux", self.aux)
+        new.step_size = get("step_size", self.step_size)
+        new.extra = get("extra", self.extra)
+        if len(changes) > 7 or not changes.keys() <= _FIELD_SET:
+            raise TypeError(f"State has no field(s) {sorted(set(changes) - _FIELD_SET)}")
         return new
 
     def _per_chain(self) -> dict[str, Any]:
@@ -72,16 +83,17 @@ class State:
                 mask.shape + (1,) * (a.ndim - 1))
             return torch.where(m, b, a)
 
-        new = object.__new__(State)
-        for f in _FIELDS:
-            a = getattr(self, f)
-            if a is None or f == "extra" or (f == "step_size" and not isinstance(a, torch.Tensor)):
-                setattr(new, f, a)
-            elif f == "aux":
-                new.aux = tuple(pick(u, v) for u, v in zip(a, other.aux, strict=True))
-            else:
-                setattr(new, f, pick(a, getattr(other, f)))
-        return new
+        def opt(a, b):
+            return None if a is None else pick(a, b)
+
+        eps = self.step_size
+        return State(
+            x=pick(self.x, other.x), energy=pick(self.energy, other.energy),
+            grad=opt(self.grad, other.grad), momentum=opt(self.momentum, other.momentum),
+            aux=(None if self.aux is None else
+                 tuple(pick(u, v) for u, v in zip(self.aux, other.aux, strict=True))),
+            step_size=pick(eps, other.step_size) if isinstance(eps, torch.Tensor) else eps,
+            extra=self.extra)
 
     def __repr__(self) -> str:
         eps = self.step_size
@@ -118,14 +130,15 @@ def evaluate(energy, x: torch.Tensor, grad: bool = True
     end-point energies, so reweighting and moving to the next temperature cost no further
     evaluation).
     """
+    # Looked up on the class: on an nn.Module a missing instance attribute goes through
+    # Module.__getattr__ and raises, which costs microseconds on every step.
+    cls = type(energy)
     if grad:
-        vga = getattr(energy, "value_grad_aux", None)
-        if vga is not None:
-            return vga(x)
+        if getattr(cls, "value_grad_aux", None) is not None:
+            return energy.value_grad_aux(x)
         e, g = energy.value_and_grad(x)
         return e, g, None
-    va = getattr(energy, "value_aux", None)
-    if va is not None:
-        e, aux = va(x)
+    if getattr(cls, "value_aux", None) is not None:
+        e, aux = energy.value_aux(x)
         return e, None, aux
     return energy(x), None, None
