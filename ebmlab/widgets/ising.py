@@ -145,7 +145,7 @@ class IsingLab(Lab):
         self.start_kind = widgets.ToggleButtons(options=[("random spins", "random"),
                                                          ("all +1", "up")], value=start,
                                                 description="start", style={
-                                                    "button_width": "95px",
+                                                    "button_width": "110px",
                                                     "description_width": "7.5em"})
         self.readout = widgets.HTML()
         self.image = widgets.Image(format="png", layout=widgets.Layout(
