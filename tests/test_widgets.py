@@ -561,3 +561,15 @@ def test_ising_app_command(tmp_path, monkeypatch, capsys):
     assert "--port=9997" in seen["cmd"] and "--Voila.ip=127.0.0.1" in seen["cmd"]
     assert cli.main(["app", "ising", "--energy", "ring"]) == 2
     assert "does not apply" in capsys.readouterr().err
+
+
+def test_isinglab_drops_only_ticks_queued_during_a_frame():
+    lab = ising_lab(L=16, interval_ms=1000)
+    lab.start()
+    assert lab.frame() and lab.frames == 1
+    lab.play.value += 1  # queued during that frame: arrives right after it, dropped
+    assert lab.frames == 1 and lab.skipped == 1
+    lab._last_end -= 0.2  # the next regular tick, 200 ms after a frame that took 800 ms
+    lab.play.value += 1
+    assert lab.frames == 2
+    lab.stop()

@@ -84,6 +84,11 @@ class IsingLab(Lab):
     start from ``seed``.
     """
 
+    # Drop only the ticks that queued up during a frame (they arrive within a few ms of its
+    # end); the base's half-interval gap would also drop the next regular tick whenever a frame
+    # takes more than half the interval, halving the frame rate.
+    min_gap = 0.1
+
     def __init__(self, L: int = 128, temperature: float = 2.0, field: float = 0.0,
                  sampler: str = "gibbs", steps_per_frame: int = 5, seed: int = 0,
                  start: str = "random", interval_ms: int = 40,
