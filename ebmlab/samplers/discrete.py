@@ -637,16 +637,20 @@ class Wolff(_DiscreteKernel):
             # (J > 0; anti-aligned for J < 0). The cluster grows into i through it when that
             # neighbour is on the frontier. Each bond is tested once, from whichever end
             # joins first, so one variable per direction and site is one coin per bond.
-            nbs = torch.stack([s.roll(sh, dim) for sh, dim in _SHIFTS], 1)  # (N, 4, L, L)
-            open_ = (nbs * s[:, None] * sign > 0) & (_uniform(nbs.shape, s, gen) < p_add)
+            # One contiguous (N, L, L) bond mask per direction (slices of one (N, 4, L, L)
+            # tensor are strided: every growth iteration paid for that).
+            u = _uniform((n, 4, L, L), s, gen)
+            p_dir = p_add[:, 0]  # (N, 1, 1)
+            open_ = [((s.roll(sh, dim) * s * sign > 0) & (u[:, k] < p_dir))
+                     for k, (sh, dim) in enumerate(_SHIFTS)]
             cluster = torch.zeros(n, d, dtype=torch.bool, device=dev)
             cluster[rows, torch.randint(d, (n,), generator=gen, device=dev)] = True
             cluster = cluster.view(n, L, L)
             frontier = cluster
             while bool(frontier.any()):
-                reach = open_[:, 0] & frontier.roll(*_SHIFTS[0])
+                reach = open_[0] & frontier.roll(*_SHIFTS[0])
                 for k in range(1, 4):
-                    reach |= open_[:, k] & frontier.roll(*_SHIFTS[k])
+                    reach |= open_[k] & frontier.roll(*_SHIFTS[k])
                 frontier = reach.logical_and_(~cluster)
                 cluster = cluster | frontier
             flat = cluster.view(n, d)
