@@ -461,4 +461,6 @@ class IsingLab(Lab):
         self.status.value = (f"<span class='ebmlab-status'>frame {self.last_frame_ms:.0f} ms, "
                              f"<span class='ebmlab-fps'>{fps_s}</span> frames/s, "
                              f"{per:.3g} {unit}/frame{cap}, frames "
-                             f"<span class='ebmlab-frames'>{self.frames}</span></span>")
+                             f"<span class='ebmlab-frames'>{self.frames}</span>, ticks "
+                             f"dropped <span class='ebmlab-skipped'>{self.skipped}</span>"
+                             "</span>")
