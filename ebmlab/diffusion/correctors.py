@@ -392,8 +392,10 @@ class NoiseLevels:
         self.kernels = [ScoreLangevin(self.eps * float(schedule.sigma(t)) ** 2,
                                       len(target.models)) for t in self.levels]
 
+    init_scale = 1.0
+
     def initial(self, n: int, gen: torch.Generator) -> torch.Tensor:
-        return self.schedule.prior(n, self.target.dim, gen)
+        return self.schedule.prior(n, self.target.dim, gen, scale=self.init_scale)
 
     def _level(self, u: float) -> int:
         return max(int(round(u)) - 1, 0)

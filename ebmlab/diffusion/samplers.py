@@ -70,16 +70,17 @@ def probability_flow(score, schedule: Schedule, n: int, n_steps: int = 500,
 def annealed_langevin(score, schedule: Schedule, n: int, n_levels: int = 10,
                       n_steps_each: int = 100, eps: float = 0.05, dim: int | None = None,
                       seed: int | torch.Generator | None = 0, snapshots: int = 0,
-                      times: Sequence[float] | None = None, spacing: str = "g2"
-                      ) -> ParticleResult:
+                      times: Sequence[float] | None = None, spacing: str = "g2",
+                      init_scale: float = 1.0) -> ParticleResult:
     """Annealed Langevin dynamics (Song & Ermon 2019): ``n_levels`` noise levels from
     ``t_max`` to ``t_min`` (``schedule.times(n_levels - 1, spacing)``, or the given ``times``,
     noise decreasing), ``n_steps_each`` unadjusted Langevin moves
     ``x' = x + ε s + √(2ε) ξ`` at each, ``ε = eps σ(t)²`` (the step follows the noise
-    variance). One level (``times=[t]``) is plain Langevin with the score of that level,
-    started from the prior."""
+    variance). One level (``times=[t]``) is plain Langevin with the score of that level.
+    The chains start from ``N(0, (init_scale · s_T)² I)`` (``s_T`` the prior's sd)."""
     eps = check_real("eps", eps, gt=0.0)
     model = NoiseLevels(tempered(score, 1.0, dim=dim), schedule, n_levels, eps, times=times,
                         spacing=spacing)
+    model.init_scale = check_real("init_scale", init_scale, gt=0.0)
     return run_particles(model, model.kernel, n, n_mutations=n_steps_each, ess_threshold=0.0,
                          tune=False, snapshots=snapshots, seed=seed)
