@@ -181,8 +181,8 @@ def spin_updates(kind: str, L: int, repeats: int, target_s: float) -> dict:
     kernel = el.samplers.Gibbs() if kind == "gibbs" else el.samplers.Wolff()
     x0 = torch.from_numpy(start.astype(np.float32)).view(1, -1)
 
-    def ebmlab_run(n):
-        ch = el.samplers.Chain(kernel, energy, x0.clone(), seed=1)
+    def ebmlab_run(n, seed=1):
+        ch = el.samplers.Chain(kernel, energy, x0.clone(), seed=seed)
         if kind == "gibbs":
             t = time.perf_counter()
             ch.advance(n)
@@ -191,7 +191,7 @@ def spin_updates(kind: str, L: int, repeats: int, target_s: float) -> dict:
         ch.advance(n)
         dt = time.perf_counter() - t
         # The same run again (same seed: same clusters), counting the spins each step flips.
-        ch2 = el.samplers.Chain(kernel, energy, x0.clone(), seed=1)
+        ch2 = el.samplers.Chain(kernel, energy, x0.clone(), seed=seed)
         prev = [ch2.state.x]
         count = [0]
 
@@ -202,9 +202,9 @@ def spin_updates(kind: str, L: int, repeats: int, target_s: float) -> dict:
         ch2.advance(n, callback=cb)
         return dt, count[0]
 
-    def torch_run(n):
+    def torch_run(n, seed=2):
         s = torch.from_numpy(start.astype(np.float32))
-        gen = torch.Generator().manual_seed(2)
+        gen = torch.Generator().manual_seed(seed)
         t = time.perf_counter()
         if kind == "gibbs":
             torch_checkerboard(s, beta, n, gen)
@@ -212,9 +212,9 @@ def spin_updates(kind: str, L: int, repeats: int, target_s: float) -> dict:
         _, flips = torch_wolff(s, beta, n, gen)
         return time.perf_counter() - t, flips
 
-    def numpy_run(n):
+    def numpy_run(n, seed=3):
         s = start.astype(np.float32)
-        rng = np.random.default_rng(3)
+        rng = np.random.default_rng(seed)
         t = time.perf_counter()
         if kind == "gibbs":
             numpy_checkerboard(s, beta, n, rng)
@@ -222,18 +222,20 @@ def spin_updates(kind: str, L: int, repeats: int, target_s: float) -> dict:
         _, flips = numpy_wolff(s, beta, n, rng)
         return time.perf_counter() - t, flips
 
-    def floor_run(n):
+    def floor_run(n, seed=11):
         s = start.copy()
         t = time.perf_counter()
         if kind == "gibbs":
-            lib.gibbs_checkerboard(_i8(s), L, n, beta, 11)
+            lib.gibbs_checkerboard(_i8(s), L, n, beta, seed)
             return time.perf_counter() - t, n * L * L
-        flips = lib.wolff(_i8(s), L, n, beta, 11)
+        flips = lib.wolff(_i8(s), L, n, beta, seed)
         return time.perf_counter() - t, flips
 
     impls = {"ebmlab": ebmlab_run, "torch": torch_run, "numpy": numpy_run}
     if lib is not None:
         impls["floor"] = floor_run
+    if kind == "wolff":
+        return _wolff_rates(impls, L, repeats, target_s)
     # Size each implementation's run to about target_s from a pilot.
     sizes = {}
     for name, fn in impls.items():
@@ -254,6 +256,34 @@ def spin_updates(kind: str, L: int, repeats: int, target_s: float) -> dict:
              for k, v in rates.items() if k != "ebmlab"}
     return {"kernel": kind, "L": L, "T": TC, "updates_per_s": med,
             "ebmlab_over": ratio, "steps": sizes}
+
+
+def _wolff_rates(impls: dict, L: int, rounds: int, target_s: float) -> dict:
+    """Wolff cluster sizes at T_c are broad (1 … L² spins), so a rate from a few clusters is
+    mostly luck: every implementation runs ``rounds`` interleaved chunks of clusters with
+    fresh seeds, each chunk sized to ``target_s`` from a one-cluster pilot, and the rate is
+    all spins flipped over all the time. The mean cluster size of each is reported: they
+    estimate the same quantity, so a large disagreement flags a noisy comparison."""
+    per_cluster = {}
+    for name, fn in impls.items():
+        dt, _ = fn(1, 1000)
+        per_cluster[name] = max(dt, 1e-6)
+    total_t = {k: 0.0 for k in impls}
+    total_f = {k: 0 for k in impls}
+    total_c = {k: 0 for k in impls}
+    for r in range(rounds):
+        for name, fn in impls.items():
+            k = max(1, int(target_s / per_cluster[name]))
+            dt, flips = fn(k, 17 + 101 * r)
+            total_t[name] += dt
+            total_f[name] += flips
+            total_c[name] += k
+            per_cluster[name] = max(dt / k, 1e-6)
+    rate = {k: total_f[k] / total_t[k] for k in impls}
+    return {"kernel": "wolff", "L": L, "T": TC, "updates_per_s": rate,
+            "ebmlab_over": {k: rate["ebmlab"] / v for k, v in rate.items() if k != "ebmlab"},
+            "clusters": total_c,
+            "mean_cluster_size": {k: total_f[k] / total_c[k] for k in impls}}
 
 
 # -- RBM block Gibbs --------------------------------------------------------------------------
@@ -337,17 +367,41 @@ def efficiency(L: int, n_chains: int, seconds: float, seed: int = 0) -> list[dic
     return out
 
 
+def isinglab_frames(L: int, sweeps: int, frames: int = 40) -> dict:
+    """``IsingLab`` frames (checkerboard Gibbs, ``sweeps`` per frame, the frame budget off):
+    ``chain.advance``, the lattice PNG, the SVG traces and read-outs — the Python side of a
+    frame; wall time and process CPU time (the latter is what a quiet core would take)."""
+    lab = el.widgets.IsingLab(L=L, temperature=TC, steps_per_frame=sweeps,
+                              frame_budget_ms=1e9)
+    for _ in range(5):
+        lab.frame()
+    wall, cpu, kb = [], [], []
+    for _ in range(frames):
+        w, c = time.perf_counter(), time.process_time()
+        lab.frame()
+        wall.append((time.perf_counter() - w) * 1e3)
+        cpu.append((time.process_time() - c) * 1e3)
+        kb.append((len(lab.image.value) + len(lab.traces.value)) / 1024)
+    med_w, med_c = statistics.median(wall), statistics.median(cpu)
+    return {"L": L, "sweeps_per_frame": sweeps, "interval_ms": lab.interval_ms,
+            "median_frame_ms": med_w, "median_frame_cpu_ms": med_c,
+            "p90_frame_ms": sorted(wall)[int(0.9 * len(wall))], "update_kb": statistics.median(kb),
+            "fps_wall": min(1000.0 / lab.interval_ms, 1000.0 / med_w),
+            "fps_cpu": min(1000.0 / lab.interval_ms, 1000.0 / med_c)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--only", choices=("spins", "rbm", "efficiency"), action="append",
+    ap.add_argument("--only", choices=("spins", "rbm", "efficiency", "widget"), action="append",
                     help="run only these sections (repeatable); the others keep their "
                          "previous results in the JSON")
     args = ap.parse_args()
-    only = set(args.only or ("spins", "rbm", "efficiency"))
+    only = set(args.only or ("spins", "rbm", "efficiency", "widget"))
     out = HERE / "results" / "discrete.json"
     result = json.loads(out.read_text()) if out.exists() else {}
-    result = {k: v for k, v in result.items() if k in ("spins", "rbm", "efficiency")}
+    result = {k: v for k, v in result.items()
+              if k in ("spins", "rbm", "efficiency", "widget", "browser")}
     result["machine"] = {"python": platform.python_version(), "torch": torch.__version__,
                          "numpy": np.__version__, "cpu": platform.processor()
                          or platform.machine(), "threads": torch.get_num_threads(),
@@ -369,6 +423,9 @@ def main() -> None:
     if "efficiency" in only:
         print(f"efficiency at T_c, L = {L} …", flush=True)
         result["efficiency"] = efficiency(L, 32, seconds)
+    if "widget" in only:
+        print("IsingLab frames …", flush=True)
+        result["widget"] = [isinglab_frames(L, k) for L, k in ((128, 5), (256, 2), (512, 1))]
     result["load_average_end"] = os.getloadavg()
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(result, indent=1))
@@ -389,6 +446,14 @@ def print_tables(result: dict) -> None:
             print(f"| {r['kernel']} | {r['L']} | {u['ebmlab'] / 1e6:.2f} | "
                   f"{u['torch'] / 1e6:.2f} | {u['numpy'] / 1e6:.2f} | {fl} | "
                   f"{q['torch']:.2f}× | {q['numpy']:.2f}× | {qf} |")
+    wolff = [r for r in result.get("spins", []) if r["kernel"] == "wolff"]
+    if wolff:
+        print("\nWolff: clusters timed and mean cluster size per implementation "
+              "(ebmlab / PyTorch / NumPy / floor):\n")
+        for r in wolff:
+            c, m = r["clusters"], r["mean_cluster_size"]
+            print(f"- L = {r['L']}: clusters " + " / ".join(str(c[k]) for k in c)
+                  + "; mean size " + " / ".join(f"{m[k]:.0f}" for k in m))
     if "rbm" in result:
         print("\nRBM block Gibbs, float32:\n")
         print("| visible | hidden | chains | ebmlab (steps/s) | hand-written (steps/s) | "
@@ -398,6 +463,16 @@ def print_tables(result: dict) -> None:
             print(f"| {r['n_visible']} | {r['n_hidden']} | {r['n_chains']} | "
                   f"{r['ebmlab_steps_per_s']:.0f} | {r['hand_steps_per_s']:.0f} | "
                   f"{r['ratio']:.2f}× |")
+    if "widget" in result:
+        print("\nIsingLab frames (Python side: advance, lattice PNG, SVG traces), checkerboard "
+              "Gibbs at T_c:\n")
+        print("| L | sweeps / frame | median frame, wall (ms) | median frame, CPU (ms) | "
+              "p90 wall (ms) | update (KiB) | frames / s (wall) | frames / s (CPU) |")
+        print("|---|---|---|---|---|---|---|---|")
+        for r in result["widget"]:
+            print(f"| {r['L']} | {r['sweeps_per_frame']} | {r['median_frame_ms']:.1f} | "
+                  f"{r['median_frame_cpu_ms']:.1f} | {r['p90_frame_ms']:.1f} | "
+                  f"{r['update_kb']:.1f} | {r['fps_wall']:.0f} | {r['fps_cpu']:.0f} |")
     if "efficiency" in result:
         eff = result["efficiency"]
         print(f"\nAt T_c, L = {eff[0]['L']}, {eff[0]['n_chains']} chains from an equilibrated "
