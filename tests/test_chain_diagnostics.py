@@ -148,3 +148,25 @@ def test_power_law_fit_recovers_a_known_order_with_a_calibrated_error():
     assert exact["order"] == pytest.approx(2.0) and exact["prefactor"] == pytest.approx(3.0)
     with pytest.raises(ValueError, match="same length"):
         el.diagnostics.power_law_fit([1.0, 2.0], [1.0, 2.0], [1.0, 1.0])
+
+
+def test_trace_to_arviz_matches_ebmlab_diagnostics():
+    """``Trace.to_arviz``: ArviZ sees the same chains (its ESS and R-hat equal ours, which are
+    tested equal to ArviZ's on raw arrays above), with -E as lp."""
+    az = pytest.importorskip("arviz")
+    import ebmlab as el
+
+    energy = el.energies.GaussianMixture.ring(4, 2.0, 0.7)
+    trace = el.samplers.MALA(step_size=0.3).run(energy, n_chains=4, n_steps=300, warmup=100,
+                                                 seed=3)
+    idata = trace.to_arviz()
+    post = idata.posterior["x"]
+    assert post.dims == ("chain", "draw", "x_dim") and post.shape == (4, 300, 2)
+    np.testing.assert_allclose(post.values[2, 10], trace.samples[10, 2].double().numpy())
+    np.testing.assert_allclose(idata.sample_stats["lp"].values, -trace.energy.T.double().numpy())
+    ours_ess = el.diagnostics.ess(trace.samples)
+    theirs = az.ess(idata, method="bulk")["x"].values
+    np.testing.assert_allclose(theirs, ours_ess.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(az.rhat(idata)["x"].values, el.diagnostics.rhat(trace.samples),
+                               rtol=1e-6)
+    assert set(az.summary(idata).index) == {"x[0]", "x[1]"}

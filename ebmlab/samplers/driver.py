@@ -103,6 +103,25 @@ class Trace:
         """All kept samples of all chains: ``(n_kept · N, D)``."""
         return self.samples.reshape(-1, self.samples.shape[-1])
 
+    def to_arviz(self, var_name: str = "x"):
+        """The kept samples as an ArviZ ``InferenceData``: ``posterior[var_name]`` with dims
+        ``(chain, draw, {var_name}_dim)``, ``sample_stats.lp = -E`` (the unnormalised log
+        density) and ``sample_stats.acceptance_rate`` (per chain, repeated over draws), so
+        ``az.summary``, ``az.plot_trace``, ``az.plot_rank`` and ``az.ess`` work on it."""
+        import arviz as az
+        import numpy as np
+
+        x = self.samples.detach().to("cpu", torch.float64).numpy().transpose(1, 0, 2)
+        e = self.energy.detach().to("cpu", torch.float64).numpy().T
+        acc = np.broadcast_to(self.acceptance.detach().to("cpu", torch.float64).numpy()[:, None],
+                              e.shape)
+        return az.from_dict(
+            posterior={var_name: x}, sample_stats={"lp": -e, "acceptance_rate": acc.copy()},
+            dims={var_name: [f"{var_name}_dim"]},
+            attrs={"sampler": self.sampler, "step_size": self.step_size,
+                   "n_grad_evals": self.n_grad_evals, "warmup": self.warmup, "thin": self.thin,
+                   "seed": -1 if self.seed is None else self.seed, "inference_library": "ebmlab"})
+
     def __repr__(self) -> str:
         return (f"Trace({self.sampler}, samples={tuple(self.samples.shape)}, "
                 f"step_size={self.step_size:.4g}, acceptance={float(self.acceptance.mean()):.3f}, "
