@@ -6,7 +6,7 @@
 Compares, on the 8-mode ring (N = 1, 100, 10,000 chains) and a 100-D correlated Gaussian
 (N = 1,000), for ULA, MALA and HMC (10 leapfrog steps):
 
-- ``ebmlab``: ``Sampler.run`` (validation, divergence checks and recording included);
+- ``ebmlab``: ``kernel.run``, i.e. the chain driver (validation, divergence checks, recording);
 - ``plain-autograd`` / ``plain-analytic``: the loop a user would write by hand in PyTorch;
 - ``blackjax`` and ``torchebm`` when installed (``pip install -e '.[bench]'``);
 - ``floor``: a fused single-pass C loop (ULA on the ring only), compiled here with ``cc``.

@@ -1,4 +1,4 @@
-"""``ebmlab lab | reproduce | list | app | student-copy``."""
+"""``ebmlab lab | reproduce | sweep | list | app | student-copy``."""
 
 from __future__ import annotations
 
@@ -50,6 +50,29 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         print(f"ebmlab reproduce: error: {err}", file=sys.stderr)
         return 2
     print(report.summary())
+    return 0 if report.ok else 1
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    import json
+
+    from .sweep import parse_grid, sweep
+
+    out = args.out or str(_root() / "sweeps" / args.notebook)
+    try:
+        grid = parse_grid(args.param or [])
+        report = sweep(args.notebook, grid, seeds=args.seeds, quick=args.quick, jobs=args.jobs,
+                       dask=args.dask, out=out, notebooks_dir=args.notebooks,
+                       timeout=args.timeout, progress=not args.json)
+    except (ValueError, RuntimeError) as err:
+        print(f"ebmlab sweep: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("ebmlab sweep: interrupted; finished runs are kept, run the same command again "
+              "to resume", file=sys.stderr)
+        return 130
+    print(json.dumps(report.to_json(), indent=1, default=str) if args.json
+          else report.summary())
     return 0 if report.ok else 1
 
 
@@ -172,6 +195,24 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--dask", metavar="ADDRESS", help="run on a Dask cluster (shared files)")
     sp.add_argument("--timeout", type=float, default=900.0, help="seconds per cell")
     sp.set_defaults(func=cmd_reproduce)
+
+    sp = sub.add_parser("sweep", help="one notebook over a grid of parameters and seeds: "
+                        "results.csv and mean ± 95 %% CI plots; resumable")
+    sp.add_argument("notebook", help="notebook name or NN prefix, e.g. 04")
+    sp.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUES"),
+                    help="a swept parameter and its comma-separated values, e.g. "
+                         "-p N_REPLICAS 2,4,8 (repeatable: the grid is their product)")
+    sp.add_argument("--seeds", default="0", metavar="SEEDS", help="e.g. 0-7 or 0,3,5")
+    sp.add_argument("--quick", action="store_true", help="inject QUICK=True (fast profile)")
+    sp.add_argument("--jobs", "-j", type=int, default=1,
+                    help="runs in parallel (local processes or LocalCluster workers)")
+    sp.add_argument("--dask", metavar="ADDRESS",
+                    help="'local' (a LocalCluster of --jobs workers) or a scheduler address")
+    sp.add_argument("--out", help="sweep folder: runs, results.csv, plots (default sweeps/NN)")
+    sp.add_argument("--notebooks", default=str(root / "notebooks"), help="notebooks folder")
+    sp.add_argument("--timeout", type=float, default=900.0, help="seconds per cell")
+    sp.add_argument("--json", action="store_true", help="print a JSON summary, no progress bar")
+    sp.set_defaults(func=cmd_sweep)
 
     sp = sub.add_parser("lab", help="JupyterLab on the course (127.0.0.1, with a token)")
     sp.add_argument("--notebooks", default=str(root / "notebooks"))
