@@ -28,6 +28,10 @@ def quick_runs(tmp_path_factory):
 
 
 @pytest.mark.notebook
+# The first test's setup runs every notebook x seed (the session fixture): the suite-wide
+# 900 s per-test timeout would cut it off as the course grows; a stalled cell is caught by
+# the per-cell timeout (180 s) instead.
+@pytest.mark.timeout(max(900, 120 * len(NOTEBOOKS) * len(SEEDS)))
 @pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize("stem", NOTEBOOKS)
 def test_notebook_runs_quick(quick_runs, stem, seed):
