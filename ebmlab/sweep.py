@@ -22,6 +22,7 @@ import csv
 import hashlib
 import itertools
 import json
+import logging
 import math
 import os
 import re
@@ -312,6 +313,7 @@ def _execute_dask(tasks, jobs: int, dask: str, bar, out: Path) -> None:
     if dask == "local":
         cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
                                host="127.0.0.1", dashboard_address=None,
+                               silence_logs=logging.ERROR,
                                env={"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})
         address = cluster.scheduler_address
     else:
@@ -449,7 +451,7 @@ def plot_sweep(report: SweepReport) -> dict[str, str]:
         ax.set_ylabel(name)
         ax.set_title(f"{report.notebook}: {name}\nmean and 95 % t-interval over "
                      f"{n_seeds} seed{'s' if n_seeds > 1 else ''}", fontsize=9)
-        if not numeric:
+        if not numeric or len(xs) <= 8:  # ticks at the swept values, not in between
             ax.set_xticks(pos, [str(x) for x in xs])
         if len(set(x for x in xs if numeric)) > 2 and numeric and min(xs) > 0 \
                 and max(xs) / min(xs) >= 8:
