@@ -13,17 +13,8 @@ import torch
 
 from .._checks import check_real, make_generator
 from ..energies.gaussian import GaussianMixture
+from ..energies.gaussian import _as_tensor as _vector  # float64, finite, names the parameter
 from .schedules import Schedule, VPSchedule
-
-
-def _vector(name: str, value, k: int | None = None) -> torch.Tensor:
-    try:
-        t = torch.as_tensor(value, dtype=torch.float64)
-    except (TypeError, ValueError, RuntimeError) as err:
-        raise ValueError(f"{name} must be a list of numbers, got {value!r}") from err
-    if not torch.isfinite(t).all():
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    return t
 
 
 def check_mixture(weights, means, stds) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
