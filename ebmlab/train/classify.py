@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 
 from .._checks import check_choice, check_int, check_real
-from .negatives import ReplayBuffer, langevin_negatives
+from .negatives import LangevinRecipe, ReplayBuffer, langevin_negatives
 
 
 def _logits(model, x: torch.Tensor) -> torch.Tensor:
@@ -58,7 +58,7 @@ class CrossEntropy(torch.nn.Module):
         return loss, {"ce": float(ce.detach()), "accuracy": _accuracy(f, y)}
 
 
-class JEM(torch.nn.Module):
+class JEM(LangevinRecipe, torch.nn.Module):
     """Joint energy-based model (Grathwohl et al. 2020): maximise
     ``log p(x, y) = log p(y|x) + log p(x)`` with ``p(x) ∝ exp(-E(x))``,
     ``E(x) = -logsumexp f(x)``:
@@ -102,18 +102,6 @@ class JEM(torch.nn.Module):
         self.grad_clip = None if grad_clip is None else check_real("grad_clip", grad_clip,
                                                                     gt=0.0)
         self.buffer: ReplayBuffer | None = None
-
-    @property
-    def effective_temperature(self) -> float:
-        """``T_eff = σ²/(2ε)``: 1 for the exact noise; the chains target ``exp(-E/T_eff)``."""
-        if self.noise_scale is None:
-            return 1.0
-        return self.noise_scale**2 / (2 * self.step_size)
-
-    def noise(self, n: int, dim: int, gen, like: torch.Tensor) -> torch.Tensor:
-        lo, hi = self.box
-        u = torch.rand(n, dim, generator=gen, dtype=like.dtype)
-        return (lo + (hi - lo) * u).to(like.device)
 
     def negatives(self, model, x: torch.Tensor, gen) -> torch.Tensor:
         n, d = x.shape

@@ -65,6 +65,28 @@ def langevin_negatives(energy: torch.nn.Module, x: torch.Tensor, n_steps: int = 
     return chain.state.x.detach()
 
 
+class LangevinRecipe:
+    """What objectives with Langevin negatives from a box-initialised replay buffer share
+    (``ContrastiveDivergence``, ``JEM``): they set ``step_size`` ``ε``, ``noise_scale`` ``σ``
+    (``None``: the exact ``√(2ε)``) and ``box``."""
+
+    step_size: float
+    noise_scale: float | None
+    box: tuple[float, float]
+
+    @property
+    def effective_temperature(self) -> float:
+        """``T_eff = σ²/(2ε)``: 1 for the exact noise; the chains target ``exp(-E/T_eff)``."""
+        if self.noise_scale is None:
+            return 1.0
+        return self.noise_scale**2 / (2 * self.step_size)
+
+    def noise(self, n: int, dim: int, gen, like: torch.Tensor) -> torch.Tensor:
+        lo, hi = self.box
+        u = torch.rand(n, dim, generator=gen, dtype=like.dtype)
+        return (lo + (hi - lo) * u).to(like.device)
+
+
 class ReplayBuffer:
     """Persistent negatives: ``sample(n)`` draws ``n`` stored states, re-initialising a
     fraction ``reinit`` of them from ``init_fn`` (noise), and ``push`` writes the updated

@@ -10,10 +10,10 @@ import torch
 
 from .._checks import check_choice, check_int, check_real
 from ..energies.base import Energy
-from .negatives import ReplayBuffer, langevin_negatives
+from .negatives import LangevinRecipe, ReplayBuffer, langevin_negatives
 
 
-class ContrastiveDivergence(torch.nn.Module):
+class ContrastiveDivergence(LangevinRecipe, torch.nn.Module):
     """Maximum likelihood with MCMC negatives:
     ``L = E_data[E_θ] - E_neg[E_θ] + α (E_data[E_θ²] + E_neg[E_θ²])`` with the negatives
     detached, so ``∇L = E_data[∇E] - E_neg[∇E]`` (+ the regulariser's gradient).
@@ -72,18 +72,6 @@ class ContrastiveDivergence(torch.nn.Module):
         self.reinit = check_real("reinit", reinit, ge=0.0, le=1.0)
         self.box = box
         self.buffer: ReplayBuffer | None = None
-
-    @property
-    def effective_temperature(self) -> float:
-        """``T_eff = σ²/(2ε)``: 1 for the exact noise; the chains target ``exp(-E/T_eff)``."""
-        if self.noise_scale is None:
-            return 1.0
-        return self.noise_scale**2 / (2 * self.step_size)
-
-    def noise(self, n: int, dim: int, gen, like: torch.Tensor) -> torch.Tensor:
-        lo, hi = self.box
-        u = torch.rand(n, dim, generator=gen, dtype=like.dtype)
-        return (lo + (hi - lo) * u).to(like.device)
 
     def negatives(self, model: torch.nn.Module, x: torch.Tensor, gen) -> torch.Tensor:
         n, d = x.shape
