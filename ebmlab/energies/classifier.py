@@ -15,19 +15,7 @@ import torch
 
 from .._checks import check_choice, check_int, check_real
 from .base import Box, Energy
-from .neural import _ACTIVATIONS
-
-
-def _mlp(dim: int, n_classes: int, hidden: int, layers: int, activation: str
-         ) -> torch.nn.Module:
-    act = _ACTIVATIONS[activation]
-    mods: list[torch.nn.Module] = []
-    width = dim
-    for _ in range(layers):
-        mods += [torch.nn.Linear(width, hidden), act()]
-        width = hidden
-    mods.append(torch.nn.Linear(width, n_classes))
-    return torch.nn.Sequential(*mods)
+from .neural import _ACTIVATIONS, mlp
 
 
 class EnergyClassifier(Energy):
@@ -59,7 +47,7 @@ class EnergyClassifier(Energy):
             raise ValueError(f"net must be a torch.nn.Module mapping (N, {dim}) to "
                              f"(N, {n_classes}), got {type(net).__name__}")
         super().__init__(dim, box if box is not None else (0.0, 1.0, 0.0, 1.0), domain)
-        self.net = net if net is not None else _mlp(dim, n_classes, hidden, layers, activation)
+        self.net = net if net is not None else mlp(dim, n_classes, hidden, layers, activation)
 
     # -- input checks ------------------------------------------------------------------
     def _validate(self, x: object) -> None:

@@ -14,6 +14,19 @@ _ACTIVATIONS = {"silu": torch.nn.SiLU, "softplus": torch.nn.Softplus, "tanh": to
                 "elu": torch.nn.ELU, "gelu": torch.nn.GELU}
 
 
+def mlp(dim: int, out: int, hidden: int, layers: int, activation: str) -> torch.nn.Sequential:
+    """``layers`` hidden ``Linear -> activation`` blocks of width ``hidden``, then a linear
+    read-out: ``(N, dim) -> (N, out)`` (an energy's ``out = 1``, a classifier's logits)."""
+    act = _ACTIVATIONS[activation]
+    mods: list[torch.nn.Module] = []
+    width = dim
+    for _ in range(layers):
+        mods += [torch.nn.Linear(width, hidden), act()]
+        width = hidden
+    mods.append(torch.nn.Linear(width, out))
+    return torch.nn.Sequential(*mods)
+
+
 class MLPEnergy(Energy):
     """``E_θ(x) = MLP(x)``: ``layers`` hidden layers of width ``hidden``; ``x: (N, D) -> (N,)``.
 
@@ -31,14 +44,7 @@ class MLPEnergy(Energy):
         layers = check_int("layers", layers, ge=1)
         check_choice("activation", activation, tuple(_ACTIVATIONS))
         super().__init__(dim, box, domain)
-        act = _ACTIVATIONS[activation]
-        mods: list[torch.nn.Module] = []
-        width = dim
-        for _ in range(layers):
-            mods += [torch.nn.Linear(width, hidden), act()]
-            width = hidden
-        mods.append(torch.nn.Linear(width, 1))
-        self.net = torch.nn.Sequential(*mods)
+        self.net = mlp(dim, 1, hidden, layers, activation)
 
     def _energy(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x).squeeze(-1)
