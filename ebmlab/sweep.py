@@ -18,6 +18,7 @@ parameter: mean and a 95 % Student-t interval over seeds (``mean ± t₀.₉₇�
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import itertools
@@ -26,6 +27,8 @@ import logging
 import math
 import os
 import re
+import signal
+import threading
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -268,9 +271,12 @@ def _execute(tasks: list[tuple[Run, tuple]], jobs: int, dask: str | None, bar,
         from concurrent.futures.process import BrokenProcessPool
 
         if jobs == 1:
-            for run, args in tasks:
-                _finish(run, execute_notebook(*args), out)
-                bar.update(1)
+            with _interrupt_flag() as interrupted:
+                for run, args in tasks:
+                    _finish(run, execute_notebook(*args), out)
+                    bar.update(1)
+                    if interrupted:  # Ctrl-C inside a run may be absorbed by the kernel
+                        raise KeyboardInterrupt  # client: stop after saving that run
             return
         pending = list(tasks)
         for attempt in (1, 2):  # a crashed worker breaks the pool: its runs get one retry
@@ -295,6 +301,26 @@ def _execute(tasks: list[tuple[Run, tuple]], jobs: int, dask: str | None, bar,
                     bar.update(1)
         return
     _execute_dask(tasks, jobs, dask, bar, out)
+
+
+@contextlib.contextmanager
+def _interrupt_flag():
+    """A list that becomes non-empty on SIGINT (which still raises KeyboardInterrupt, but
+    papermill/nbclient may turn that into a failed cell and carry on)."""
+    flag: list[bool] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield flag
+        return
+
+    def on_sigint(signum, frame):
+        flag.append(True)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _crash_result(args: tuple, err: BaseException) -> Result:
