@@ -77,8 +77,10 @@ def split_values(text: str) -> list[str]:
 
 def _fits(value: Any, default: Any) -> bool:
     """Can the parameters cell take ``value`` where its default is ``default``?"""
-    if default is None or isinstance(default, str) and not isinstance(value, str):
-        return default is None
+    if default is None:
+        return True
+    if isinstance(default, str):
+        return isinstance(value, str)
     if isinstance(default, bool):
         return isinstance(value, bool)
     if isinstance(default, int):
@@ -453,7 +455,7 @@ def plot_sweep(report: SweepReport) -> dict[str, str]:
     numeric = all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in xs)
     pos = list(xs) if numeric else list(range(len(xs)))
     for name in names:
-        fig, ax = plt.subplots(figsize=(5.2, 3.6))
+        fig, ax = plt.subplots(figsize=(5.2, 3.6), layout="constrained")
         traces = []
         groups = list(itertools.product(*(report.grid[o] for o in others))) or [()]
         for i, g in enumerate(groups):
@@ -477,11 +479,11 @@ def plot_sweep(report: SweepReport) -> dict[str, str]:
         ax.set_ylabel(name)
         ax.set_title(f"{report.notebook}: {name}\nmean and 95 % t-interval over "
                      f"{n_seeds} seed{'s' if n_seeds > 1 else ''}", fontsize=9)
+        if numeric and len(set(xs)) > 2 and min(xs) > 0 and max(xs) / min(xs) >= 8:
+            ax.set_xscale("log", base=2)
+            ax.xaxis.set_minor_locator(plt.NullLocator())
         if not numeric or len(xs) <= 8:  # ticks at the swept values, not in between
             ax.set_xticks(pos, [str(x) for x in xs])
-        if len(set(x for x in xs if numeric)) > 2 and numeric and min(xs) > 0 \
-                and max(xs) / min(xs) >= 8:
-            ax.set_xscale("log", base=2)
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
         stem = re.sub(r"[^A-Za-z0-9_.-]", "_", name)
